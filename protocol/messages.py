@@ -1,0 +1,121 @@
+"""The message catalogue: one construct Struct per message type, little-endian throughout.
+
+Times are UNIX seconds (u32, UTC). Ids of keys, locks, groups and phones are u32 assigned
+by the access server. Secrets and MACs are raw bytes of fixed length.
+"""
+
+from construct import Bytes, Int8ul, Int16sl, Int16ul, Int32ul, Struct
+
+from .adapters import CodeEnum, Counted, VarBytes
+from .codes import Denial, ErrorCode, MsgType, Outcome, Role, TargetKind
+
+NONCE_LEN = 16
+PROOF_LEN = 8  # handshake proofs: truncated HMAC-SHA256, as DESFire EV2 and OSDP use 8-byte MACs
+SERVER_MAC_LEN = 16  # MACs by the access server over credentials and blocklists
+SECRET_LEN = 32
+MAX_RIGHTS = 255
+MAX_BLOCKLIST = 4000  # the lock holds at least 3,000 entries
+MAX_AUDIT_BATCH = 64
+
+# --- structures used inside messages -------------------------------------------------
+
+AccessRight = Struct(
+    "target" / Int32ul,  # a lock id or a group id
+    "kind" / CodeEnum(Int8ul, TargetKind),
+    "days" / Int8ul,  # Weekday bits
+    "from_min" / Int16ul,  # minutes after local midnight, inclusive
+    "to_min" / Int16ul,  # exclusive; from 0 to 1440 means all day
+)
+
+# Issued and MACed by the access server at validation; the lock verifies it with the site secret.
+Credential = Struct(
+    "key_id" / Int32ul,
+    "issued_at" / Int32ul,
+    "not_before" / Int32ul,  # the validity window of the key's rights
+    "not_after" / Int32ul,
+    "valid_until" / Int32ul,  # end of the current validation (10 days after it)
+    "blocklist_version" / Int32ul,  # the server's blocklist version at issue
+    "rights" / Counted(Int8ul, AccessRight, max_count=MAX_RIGHTS),
+    "mac" / Bytes(SERVER_MAC_LEN),
+)
+
+AuditRecord = Struct(
+    "seq" / Int32ul,  # the lock's event counter: acknowledgements refer to it
+    "time" / Int32ul,
+    "key_id" / Int32ul,
+    "lock_id" / Int32ul,
+    "outcome" / CodeEnum(Int8ul, Outcome),
+    "reason" / CodeEnum(Int8ul, Denial),
+)
+
+# --- messages ---------------------------------------------------------------------
+
+MESSAGES = {
+    MsgType.HS_HELLO: Struct("key_id" / Int32ul, "nonce" / Bytes(NONCE_LEN)),
+    MsgType.HS_CHALLENGE: Struct("nonce" / Bytes(NONCE_LEN), "proof" / Bytes(PROOF_LEN)),
+    MsgType.HS_PROOF: Struct("proof" / Bytes(PROOF_LEN)),
+    MsgType.HS_ACCEPT: Struct("proof" / Bytes(PROOF_LEN)),
+    MsgType.CREDENTIAL: Struct("key_time" / Int32ul, "credential" / Credential),
+    MsgType.BLOCKLIST_UPDATE: Struct(
+        "version" / Int32ul,
+        "key_ids" / Counted(Int16ul, Int32ul, max_count=MAX_BLOCKLIST),
+        "mac" / Bytes(SERVER_MAC_LEN),
+    ),
+    MsgType.DECISION: Struct(
+        "lock_id" / Int32ul,
+        "outcome" / CodeEnum(Int8ul, Outcome),
+        "reason" / CodeEnum(Int8ul, Denial),
+        "blocklist_version" / Int32ul,
+    ),
+    MsgType.AUDIT_BATCH: Struct("records" / Counted(Int8ul, AuditRecord, max_count=MAX_AUDIT_BATCH)),
+    MsgType.AUDIT_ACK: Struct("lock_id" / Int32ul, "up_to_seq" / Int32ul),
+    MsgType.INFO_REQUEST: Struct(),
+    MsgType.INFO: Struct(
+        "role" / CodeEnum(Int8ul, Role),
+        "device_id" / Int32ul,
+        "fw_major" / Int8ul,
+        "fw_minor" / Int8ul,
+        "fw_patch" / Int8ul,
+        "protocol_version" / Int8ul,
+        "board" / VarBytes(Int8ul, max_length=32),
+    ),
+    MsgType.STATUS_REQUEST: Struct(),
+    MsgType.KEY_STATUS: Struct(
+        "key_id" / Int32ul,
+        "battery_mV" / Int16ul,
+        "soc_permille" / Int16ul,
+        "flags" / Int8ul,  # KeyFlag bits
+        "time" / Int32ul,
+        "valid_until" / Int32ul,  # 0: never validated
+        "paired_phone" / Int32ul,  # 0: not paired
+        "temperature_dC" / Int16sl,  # tenths of a degree Celsius
+    ),
+    MsgType.LOCK_STATUS: Struct(
+        "lock_id" / Int32ul,
+        "blocklist_version" / Int32ul,
+        "blocklist_size" / Int16ul,
+        "events" / Int16ul,
+        "highest_time" / Int32ul,  # the latest authenticated time seen (rollback guard)
+        "temperature_dC" / Int16sl,
+    ),
+    MsgType.TIME_REQUEST: Struct(),
+    MsgType.TIME: Struct("unix_s" / Int32ul, "clock_set" / Int8ul),
+    MsgType.TIME_SET: Struct("unix_s" / Int32ul),
+    MsgType.PROVISION: Struct(
+        "role" / CodeEnum(Int8ul, Role),
+        "device_id" / Int32ul,
+        "groups" / Counted(Int8ul, Int32ul, max_count=16),  # a lock's groups; empty for a key
+        "secret" / Bytes(SECRET_LEN),  # a key: its diversified secret; a lock: the site secret
+    ),
+    MsgType.GRANT: Struct("credential" / Credential),
+    MsgType.VALIDATE: Struct("server_time" / Int32ul, "credential" / Credential),
+    MsgType.AUDIT_READ: Struct("from_seq" / Int32ul, "max_count" / Int8ul),
+    MsgType.PAIR: Struct("phone_id" / Int32ul),
+    MsgType.UNPAIR: Struct("phone_id" / Int32ul),
+    MsgType.RESULT: Struct("code" / CodeEnum(Int8ul, ErrorCode)),
+}
+
+# Named sub-structures, for the codec generator (each becomes a pair of functions).
+STRUCTS = {"access_right": AccessRight, "credential": Credential, "audit_record": AuditRecord}
+
+assert set(MESSAGES) == set(MsgType), "every message type needs a definition"
