@@ -1,0 +1,62 @@
+# Imports for tests that run unchanged on CPython (collected by pytest) and on MicroPython
+# (run by tests/test_on_micropython.py inside the WebAssembly port). Plain asserts only.
+import json
+
+try:
+    from keylock_fw import codec, frame  # MicroPython: the harness mounts the firmware here
+
+    DATA_DIR = "/vectors"
+except ImportError:
+    from keylock.firmware import codec, frame  # noqa: F401
+    from keylock.protocol.vectors import VECTORS_FILE
+
+    DATA_DIR = str(VECTORS_FILE.parent)
+
+TYPE_CODES = {name.upper(): code for code, name in codec.NAMES.items()}
+
+
+def load(name, key):
+    with open(DATA_DIR + "/" + name) as f:
+        return json.load(f)[key]
+
+
+def from_json(value):
+    """Vector fields: every JSON string is bytes in hex."""
+    if isinstance(value, str):
+        return bytes.fromhex(value)
+    if isinstance(value, list):
+        return [from_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: from_json(v) for k, v in value.items()}
+    return value
+
+
+def to_json(value):
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).hex()
+    if isinstance(value, list):
+        return [to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    return value
+
+
+def roundtrip(t, seq, fields_json, mac_hex, frame_hex):
+    """Encode the fields and decode the frame on this runtime; JSON-able results."""
+    mac = bytes.fromhex(mac_hex) if mac_hex else None
+    encoded = frame.encode_message(t, seq, from_json(fields_json), mac).hex()
+    t2, seq2, fields2, mac2 = frame.decode(bytes.fromhex(frame_hex))
+    return [encoded, t2, seq2, to_json(fields2), mac2.hex() if mac2 else None]
+
+
+def receive(stream_hex, chunk_sizes):
+    r = frame.Receiver()
+    data = bytes.fromhex(stream_hex)
+    got = []
+    i = 0
+    for n in chunk_sizes:
+        got += r.feed(data[i : i + n])
+        i += n
+    got += r.feed(data[i:])
+    got += r.idle()
+    return [bytes(f).hex() for f in got]
