@@ -1,0 +1,286 @@
+"""Parameter sets: frozen dataclasses whose numeric fields carry a unit and a validity range.
+
+Every set names its source in `citation`; figures and sources are in
+`shared/reference/hw_parameters.md`. A value outside its range raises `ValueError` naming the
+range, at construction (`dataclasses.replace` re-validates) and for model inputs via `check_range`.
+"""
+
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+
+def check_range(name, value, low, high, unit=""):
+    """Return `value` as a float array, or raise ValueError naming [low, high] [unit].
+
+    NaN fails the check on purpose: `not (v >= low)` is True for NaN.
+    """
+    arr = np.asanyarray(value, dtype=float)
+    bad = ~((arr >= low) & (arr <= high))
+    if np.any(bad):
+        worst = arr[bad].flat[0] if arr.ndim else float(arr)
+        unit_text = f" {unit}" if unit else ""
+        raise ValueError(f"{name}={worst:g} is outside the valid range [{low:g}, {high:g}]{unit_text}")
+    return arr
+
+
+def param(default, low, high, unit):
+    """A dataclass field with a validity range checked by `Validated.__post_init__`."""
+    return field(default=default, metadata={"range": (low, high), "unit": unit})
+
+
+class Validated:
+    """Mixin for frozen dataclasses: check each ranged field, and tables for equal length."""
+
+    def __post_init__(self):
+        for f in fields(self):
+            if "range" in f.metadata:
+                low, high = f.metadata["range"]
+                check_range(f"{type(self).__name__}.{f.name}", getattr(self, f.name), low, high, f.metadata["unit"])
+
+
+def _check_table(owner, x_name, x, y_name, y, increasing=True):
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.shape != y.shape or x.ndim != 1 or x.size < 2:
+        raise ValueError(f"{owner}: {x_name} and {y_name} must be 1-D tables of equal length >= 2")
+    if increasing and np.any(np.diff(x) <= 0):
+        raise ValueError(f"{owner}: {x_name} must be strictly increasing")
+
+
+@dataclass(frozen=True)
+class BatteryParams(Validated):
+    """A lithium/manganese-dioxide primary cell: OCV table, R0(T, DoD), one RC pair, capacity(T).
+
+    Tables are ascending in their first variable. `capacity_Ah` is to `cutoff_V` at a light load
+    (0.2 mA for coin cells) at `reference_temperature_C`.
+    """
+
+    name: str = "CR2032"
+    capacity_Ah: float = param(0.230, 0.01, 5.0, "Ah")
+    cutoff_V: float = param(2.0, 1.5, 2.8, "V")
+    # Li/MnO2: a flat plateau then a knee (suggested table of hw_parameters.md).
+    soc_points: tuple = (0.0, 0.1, 0.25, 0.5, 0.9, 1.0)
+    ocv_points_V: tuple = (2.0, 2.6, 2.85, 2.95, 3.05, 3.25)
+    # R0 at the reference temperature vs depth of discharge: ~10 Ω fresh, 18-20 Ω to ~150 mAh,
+    # ~30 Ω at 170 mAh, steep knee after (Duracell datasheet, TI SWRA349). The knee past 74 %
+    # is set so 30 mA peaks deliver ~9 % less than 15 mA peaks, TI SWRA349's measured penalty.
+    dod_points: tuple = (0.0, 0.3, 0.65, 0.74, 0.8, 0.9, 1.0)
+    r0_points_ohm: tuple = (10.0, 12.0, 19.0, 30.0, 50.0, 100.0, 200.0)
+    # One RC pair for the slow (diffusion) polarisation, tau = r1 * c1 = 2 s (1-5 s suggested).
+    r1_ohm: float = param(5.0, 0.0, 1000.0, "ohm")
+    c1_F: float = param(0.4, 1e-6, 1000.0, "F")
+    activation_energy_J_per_mol: float = param(11_000.0, 0.0, 60_000.0, "J/mol")
+    reference_temperature_C: float = param(23.0, 0.0, 40.0, "degC")
+    # Capacity factor k_T for a sustained discharge at temperature T (secondary; tunable).
+    capacity_temperature_points_C: tuple = (-30.0, -20.0, 0.0, 23.0, 60.0)
+    capacity_factor_points: tuple = (0.6, 0.75, 0.9, 1.0, 0.97)
+    self_discharge_per_year: float = param(0.0125, 0.0, 0.1, "1/year")
+    min_temperature_C: float = param(-30.0, -60.0, 0.0, "degC")
+    max_temperature_C: float = param(60.0, 25.0, 100.0, "degC")
+    citation: str = (
+        "Energizer CR2032 datasheet and lithium coin handbook (capacity, ratings, -30..60 degC); "
+        "Renata designer's guide (OCV); Duracell CR2032 datasheet and TI SWRA349 (R vs discharge, "
+        "pulse penalty); Rayovac (self-discharge); Arrhenius Ea=11 kJ/mol fitted to the secondary "
+        "x2-2.5 at -20 degC figure."
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        owner = f"BatteryParams({self.name})"
+        _check_table(owner, "soc_points", self.soc_points, "ocv_points_V", self.ocv_points_V)
+        _check_table(owner, "dod_points", self.dod_points, "r0_points_ohm", self.r0_points_ohm)
+        _check_table(
+            owner,
+            "capacity_temperature_points_C",
+            self.capacity_temperature_points_C,
+            "capacity_factor_points",
+            self.capacity_factor_points,
+        )
+        check_range(f"{owner}.capacity_factor_points", self.capacity_factor_points, 0.3, 1.0)
+        check_range(f"{owner}.r0_points_ohm", self.r0_points_ohm, 0.01, 10_000.0, "ohm")
+        if self.min_temperature_C >= self.reference_temperature_C:
+            raise ValueError(f"{owner}: min_temperature_C must be below reference_temperature_C")
+
+
+CR2032 = BatteryParams()
+
+CR2450 = BatteryParams(
+    name="CR2450",
+    capacity_Ah=0.590,
+    # Larger electrodes: R0 scaled down by the ~2.5x capacity (derived, tunable).
+    r0_points_ohm=(4.0, 4.8, 7.6, 12.0, 20.0, 40.0, 80.0),
+    r1_ohm=2.0,
+    c1_F=1.0,
+    citation="CR2450 datasheets: 550-620 mAh at 0.2 mA, 3 mA continuous, 15 mA pulse; R0 scaled from CR2032 (derived).",
+)
+
+CR2 = BatteryParams(
+    name="CR2",
+    capacity_Ah=0.800,
+    # A spiral-wound cylinder rated 1 A continuous: well under an ohm (derived, tunable).
+    r0_points_ohm=(0.25, 0.3, 0.45, 0.7, 1.2, 2.4, 4.8),
+    r1_ohm=0.1,
+    c1_F=20.0,
+    capacity_temperature_points_C=(-40.0, -20.0, 0.0, 23.0, 60.0),
+    capacity_factor_points=(0.6, 0.8, 0.92, 1.0, 0.97),
+    min_temperature_C=-40.0,
+    citation="CR2 datasheets (secondary): ~800 mAh to 2.0 V, -40..60 degC, 1 A continuous; R0 derived.",
+)
+
+BATTERIES = {b.name: b for b in (CR2032, CR2450, CR2)}
+
+
+def battery_by_name(name):
+    """Look up a battery parameter set; ValueError lists the known names."""
+    try:
+        return BATTERIES[name.upper()]
+    except KeyError:
+        raise ValueError(f"unknown battery {name!r}; known: {', '.join(BATTERIES)}") from None
+
+
+@dataclass(frozen=True)
+class LoadPhase:
+    """One phase of the lock's load profile: a constant current for a duration.
+
+    With `until_V` the phase ends as soon as the supply reaches that voltage, `duration_s` being
+    its time-out: the lock waits, idling, for its reservoir to charge before it fires the motor.
+    """
+
+    name: str
+    duration_s: float
+    current_A: float
+    until_V: float = float("inf")
+
+    def __post_init__(self):
+        check_range(f"LoadPhase({self.name}).duration_s", self.duration_s, 1e-4, 10.0, "s")
+        check_range(f"LoadPhase({self.name}).current_A", self.current_A, 0.0, 1.0, "A")
+        check_range(f"LoadPhase({self.name}).until_V", self.until_V, 1.0, float("inf"), "V")
+
+
+@dataclass(frozen=True)
+class LockParams(Validated):
+    """The passive lock as seen from the key's battery: contact, reservoir capacitor, load, brown-out.
+
+    The lock boots when its reservoir exceeds `brownout_V + hysteresis_V` and resets when it falls
+    below `brownout_V`. The key's own electronics draw `key_active_current_A` from the same cell.
+    """
+
+    contact_ohm: float = param(0.5, 0.0, 5.0, "ohm")
+    # A low-ESR 10 mF reservoir (small EDLC) carries the motor pulse, the cell only refills it:
+    # a coin cell at 50 ohm could not supply 80 mA directly (derived, tunable).
+    reservoir_F: float = param(10e-3, 1e-6, 1.0, "F")
+    # STM32L0 / nRF52 POF class brown-out at 2.0 V; hysteresis in TI's 18-38 mV range.
+    brownout_V: float = param(2.0, 1.6, 3.0, "V")
+    hysteresis_V: float = param(0.03, 0.0, 0.2, "V")
+    reset_current_A: float = param(20e-6, 0.0, 1e-3, "A")
+    key_active_current_A: float = param(2e-3, 0.0, 0.05, "A")
+    # Boot, authenticate (one-wire session ~40 ms plus crypto), idle until the reservoir is ready
+    # for the motor (at most 1 s), the motor at 80 mA x 40 ms (~8 mJ, inside the derived 3-45 mJ),
+    # then the audit-trail write. Waiting for the reservoir is what lets a 20 % key open at room
+    # temperature; a cold weak cell never reaches `until_V`, fires at the time-out and resets.
+    phases: tuple = (
+        LoadPhase("boot", 0.010, 3e-3),
+        LoadPhase("compute", 0.080, 6e-3),
+        LoadPhase("wait", 1.0, 0.5e-3, until_V=2.6),
+        LoadPhase("motor", 0.040, 80e-3),
+        LoadPhase("audit", 0.030, 4e-3),
+    )
+    max_charge_s: float = param(3.0, 0.01, 60.0, "s")
+    citation: str = (
+        "hw_parameters.md: STM32L0/nRF52 brown-out levels, TI hysteresis 18-38 mV, nRF52 currents, "
+        "motor pulse 3-45 mJ and contact resistance 0.05-1 ohm (derived); reservoir size derived."
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if not self.phases or not all(isinstance(p, LoadPhase) for p in self.phases):
+            raise ValueError("LockParams.phases must be a non-empty tuple of LoadPhase")
+
+
+DEFAULT_LOCK = LockParams()
+
+
+@dataclass(frozen=True)
+class ThermalParams(Validated):
+    """Two lumped nodes, padlock body and keyhole/electronics (the cylinder core), plus ambient.
+
+    Node heat capacity is mass x specific heat; each node loses heat to ambient through h*A and
+    the two exchange heat through `coupling_W_per_K`. Defaults describe a ~0.8 kg hardened-steel
+    padlock with an 80 g brass cylinder core holding the electronics (derived, tunable).
+    """
+
+    body_mass_kg: float = param(0.8, 0.01, 20.0, "kg")
+    body_cp_J_per_kg_K: float = param(490.0, 100.0, 1000.0, "J/(kg K)")  # carbon steel
+    # h = 10 W/(m^2 K) (free convection, 2-25) over ~0.05 m^2 of body.
+    body_hA_W_per_K: float = param(0.5, 0.001, 50.0, "W/K")
+    core_mass_kg: float = param(0.08, 0.001, 5.0, "kg")
+    core_cp_J_per_kg_K: float = param(380.0, 100.0, 1000.0, "J/(kg K)")  # brass
+    # Only the keyhole face (~2 cm^2) sees air directly.
+    core_hA_W_per_K: float = param(0.02, 0.0, 50.0, "W/K")
+    # Press fit with a plastic sleeve around the electronics: a poor conductor on purpose.
+    coupling_W_per_K: float = param(0.3, 0.0, 100.0, "W/K")
+    limit_C: float = param(85.0, 40.0, 200.0, "degC")
+    citation: str = (
+        "hw_parameters.md: 85 degC lock limit (operator FAQ); steel 490 and brass 380 J/(kg K) "
+        "(engineering tables); free convection h = 2-25 W/(m^2 K) (textbooks); masses, areas and "
+        "coupling derived for a heavy padlock."
+    )
+
+    @property
+    def heat_capacity_J_per_K(self):
+        return np.array([self.body_mass_kg * self.body_cp_J_per_kg_K, self.core_mass_kg * self.core_cp_J_per_kg_K])
+
+
+DEFAULT_THERMAL = ThermalParams()
+
+
+@dataclass(frozen=True)
+class KeyLoadParams(Validated):
+    """The key's steady currents between openings, and the lock's idle draw when a key stays in."""
+
+    # nRF52 System ON idle with the RTC running and RAM retained (System OFF alone is 0.3-0.4 uA).
+    sleep_current_A: float = param(2e-6, 0.0, 1e-3, "A")
+    # BLE advertising at a 1 s interval with DC/DC, average (secondary: ~10 uA).
+    advertising_current_A: float = param(10e-6, 0.0, 1e-3, "A")
+    # Charge one opening takes: simulate_opening for a fresh CR2032 at 20 degC gives ~0.031 C.
+    opening_charge_C: float = param(0.031, 0.0, 10.0, "C")
+    # A key left in a lock keeps the lock powered: MCU idle waiting for the key to leave, the
+    # one-wire pull-up and the motor driver's quiescent current (derived, tunable).
+    lock_idle_current_A: float = param(150e-6, 0.0, 0.05, "A")
+    citation: str = (
+        "hw_parameters.md: nRF52 System OFF 0.3-0.4 uA, BLE advertising ~10 uA average (secondary); "
+        "opening charge from power.simulate_opening; lock idle current derived."
+    )
+
+
+DEFAULT_KEY_LOAD = KeyLoadParams()
+
+
+@dataclass(frozen=True)
+class RetentionParams(Validated):
+    """The key's backup capacitor feeding the clock and pairing RAM while the battery is out.
+
+    It is charged to a regulated `charge_V` and discharges through the retained domain, modelled
+    as a resistor; clock and pairing survive while the voltage stays above `hold_min_V`.
+    Defaults give a hold time R C ln(charge_V / hold_min_V) of 60.1 s: a battery change shorter than
+    a minute keeps them, one of a minute or more loses them (the product's rule, DESIGN.md §1).
+    """
+
+    capacitance_F: float = param(100e-6, 1e-7, 10.0, "F")  # X5R ceramic / tantalum
+    # RTC (tens of nA), RAM retention and capacitor leakage: ~1.5 uA at 1.8 V (derived).
+    load_ohm: float = param(1.22e6, 1e3, 1e10, "ohm")
+    charge_V: float = param(1.8, 0.5, 5.0, "V")  # the key's regulated rail
+    # Timekeeping minimum of a low-power RTC (1.1 V class, e.g. Micro Crystal RV-3028).
+    hold_min_V: float = param(1.1, 0.3, 4.0, "V")
+    citation: str = (
+        "DESIGN.md §1 (battery out for at least one minute releases pairing); RTC 1.1 V timekeeping "
+        "minimum from low-power RTC datasheets; capacitor and load derived to give the one-minute rule."
+    )
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.hold_min_V >= self.charge_V:
+            raise ValueError("RetentionParams: hold_min_V must be below charge_V")
+
+
+DEFAULT_RETENTION = RetentionParams()
