@@ -284,3 +284,27 @@ class RetentionParams(Validated):
 
 
 DEFAULT_RETENTION = RetentionParams()
+
+
+@dataclass(frozen=True)
+class SiteParams(Validated):
+    """A site's keys and climate for the fleet model (illustrative defaults for a Nordic utility)."""
+
+    # Daily mean air temperature: a cosine over the year, warmest in mid-July.
+    mean_temperature_C: float = param(6.0, -30.0, 40.0, "degC")
+    amplitude_C: float = param(12.0, 0.0, 30.0, "degC")
+    warmest_day: float = param(196.0, 0.0, 365.0, "day")
+    # Openings per key per day: Poisson around a per-key rate drawn log-normally (few heavy users).
+    median_openings_per_day: float = param(4.0, 0.0, 500.0, "1/day")
+    openings_sigma: float = param(0.8, 0.0, 3.0, "")
+    advertising_fraction: float = param(0.1, 0.0, 1.0, "")
+    # Keys forgotten in a lock: chance per key and day, and how long they stay (uniform).
+    left_in_lock_per_day: float = param(0.002, 0.0, 1.0, "1/day")
+    left_in_lock_max_h: float = param(24.0, 0.0, 24.0, "h")
+    # Batteries of mixed age at the start of the year.
+    initial_soc_min: float = param(0.3, 0.0, 1.0, "")
+    initial_soc_max: float = param(1.0, 0.0, 1.0, "")
+    citation: str = "Illustrative site; climate from a Nordic inland station's yearly cycle (derived)."
+
+
+DEFAULT_SITE = SiteParams()

@@ -95,7 +95,7 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         boot_time_s[start] = t_s
         phase_start_s[start] = t_s
         released |= start
-        starts_s[0][start] = t_s
+        starts_s[0] = np.where(start, t_s, starts_s[0])
         # Advance every running element whose phase timed out or whose wait condition is met
         # (at most one phase per step: every phase lasts longer than a step).
         running = released & ~reset & (phase < n_phases)
@@ -104,7 +104,7 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         phase_start_s = np.where(advance, t_s, phase_start_s)
         running &= phase < n_phases
         for p in range(1, n_phases):
-            starts_s[p][advance & (phase == p)] = t_s
+            starts_s[p] = np.where(advance & (phase == p), t_s, starts_s[p])
         dropped = running & (vc < lock.brownout_V)
         reset_time_s[dropped] = t_s
         reset_phase[dropped] = names[phase[dropped]]
