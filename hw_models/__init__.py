@@ -1,1 +1,74 @@
+"""keylock physics: the key's cell, powering the lock through its contact, heat, drain, retention.
 
+numpy only, vectorised (scalars or broadcast arrays in, arrays out), units in every name. Parameter
+sets are frozen dataclasses in `params` with a citation and validity ranges; anything out of range
+raises `ValueError` naming the range. Figures and sources: shared/reference/hw_parameters.md.
+
+What the emulator calls
+-----------------------
+One opening (key inserted in a lock)::
+
+    r = power.simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3)
+    r.completed, r.browned_out, r.reset_phase        # did it open; if not, "charging" | "boot" |
+                                                     # "compute" | "wait" | "motor" | "audit"
+    r.min_supply_V, r.time_s, r.supply_V             # the lock's supply
+    r.charge_C, r.energy_J                           # what to debit from the key's cell
+
+Debit it (and anything else) from the key's state of charge over virtual time::
+
+    soc = drain.drain(soc, duration_s, battery, temperature_C, key=DEFAULT_KEY_LOAD,
+                      openings=1, advertising_fraction=1.0, in_lock_s=0.0, opening_charge_C=r.charge_C)
+
+`in_lock_s` is how much of the interval the key sat in a lock, which powers the lock's idle
+current through the contact. The key's 15 % warning is `soc <= drain.WARN_SOC`.
+
+Heat (node 0 the padlock body, node 1 the keyhole and electronics)::
+
+    temps_C = thermal.simulate(heat_W, dt_s, ambient_C, params=DEFAULT_THERMAL, initial_C=None)
+    temps_C = thermal.step(temperature_C, heat_W, dt_s, ambient_C, params)   # one step, (..., 2)
+    thermal.heating_response(part, heat_W, heating_s, ambient_C)            # the CLI's question
+
+The lock refuses when `temps_C[..., thermal.ELECTRONICS] > params.limit_C` (85 degC).
+
+Battery removal from the key::
+
+    retention.retained(removal_s)       # True: clock and pairing survive (< ~60 s)
+
+Modules: `params` (parameter sets), `battery` (OCV, R0(T, DoD), RC pair, capacity, discharge),
+`power` (one opening), `thermal`, `drain`, `retention`, `fleet` (a site's keys over a year),
+`plots` (PNGs).
+"""
+
+from . import battery, drain, fleet, params, power, retention, thermal
+from .params import (
+    BATTERIES,
+    CR2,
+    CR2032,
+    CR2450,
+    DEFAULT_KEY_LOAD,
+    DEFAULT_LOCK,
+    DEFAULT_RETENTION,
+    DEFAULT_SITE,
+    DEFAULT_THERMAL,
+    battery_by_name,
+)
+
+__all__ = [
+    "BATTERIES",
+    "CR2",
+    "CR2032",
+    "CR2450",
+    "DEFAULT_KEY_LOAD",
+    "DEFAULT_LOCK",
+    "DEFAULT_RETENTION",
+    "DEFAULT_SITE",
+    "DEFAULT_THERMAL",
+    "battery",
+    "battery_by_name",
+    "drain",
+    "fleet",
+    "params",
+    "power",
+    "retention",
+    "thermal",
+]
