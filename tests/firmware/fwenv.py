@@ -2,22 +2,31 @@
 # (run by tests/test_on_micropython.py inside the WebAssembly port). Plain asserts only.
 import json
 
+import sys
+
 try:
-    from keylock_fw import codec, frame  # MicroPython: the harness mounts the firmware here
+    from keylock_fw import codec, crypto, frame, hal, handshake, session  # MicroPython: mounted as on a board
 
     DATA_DIR = "/vectors"
 except ImportError:
-    from keylock.firmware import codec, frame  # noqa: F401
+    from keylock.firmware import codec, crypto, frame, hal, handshake, session  # noqa: F401
     from keylock.protocol.vectors import VECTORS_FILE
 
     DATA_DIR = str(VECTORS_FILE.parent)
 
+TEST_DIR = __file__.rsplit("/", 1)[0]
+ON_MICROPYTHON = sys.implementation.name == "micropython"
+
 TYPE_CODES = {name.upper(): code for code, name in codec.NAMES.items()}
 
 
-def load(name, key):
-    with open(DATA_DIR + "/" + name) as f:
-        return json.load(f)[key]
+def load_file(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def load(name, key, folder=None):
+    return load_file((folder or DATA_DIR) + "/" + name)[key]
 
 
 def from_json(value):

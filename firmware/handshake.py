@@ -1,0 +1,148 @@
+# Mutual authentication of key and lock, and their session keys: 2 round trips, 96 bytes.
+#
+#   key  -> lock  HELLO      key id, nonce Nk
+#   lock -> key   CHALLENGE  nonce Nl, proof_L = MAC(S_lk, "L" | transcript)
+#   key  -> lock  PROOF      proof_K = MAC(S_kl, "K" | transcript)
+#   lock -> key   ACCEPT     proof_A = MAC(S_lk, "A" | transcript)
+#
+# K_key = KDF(site secret, "keylock key", key id): the key holds only K_key, the lock derives
+# it from the site secret. S_kl | S_lk = KDF(K_key, "keylock session", key id | Nk | Nl).
+# The transcript is every byte of every frame so far from the length field on (CRC and the
+# proof being computed excepted), so altering any byte of any message breaks a proof.
+# Proofs are HMAC-SHA256 truncated to 8 bytes, like DESFire EV2's and OSDP's MACs.
+# A handler verifies everything before it changes anything: a rejected message leaves the
+# state machine as it was, and the genuine message can still follow.
+from struct import pack
+
+from . import codec, crypto, frame, hal
+from ._const import const
+from .session import Session
+
+NONCE_LEN = const(16)
+PROOF_LEN = const(8)
+_LABEL = b"keylock session"
+
+_IDLE = const(0)
+_AWAIT_CHALLENGE = const(1)
+_AWAIT_ACCEPT = const(2)
+_AWAIT_PROOF = const(3)
+_DONE = const(4)
+
+
+class HandshakeError(Exception):
+    # reason: "frame_<frame reason>", "unexpected" (wrong message for the state) or "bad_proof"
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _expect(raw, t, state_ok):
+    if not state_ok:
+        raise HandshakeError("unexpected")
+    try:
+        got, secured, seq, payload = frame.split(raw)
+    except frame.FrameError as e:
+        raise HandshakeError("frame_" + e.reason)
+    if got != t or secured:
+        raise HandshakeError("unexpected")
+    try:
+        return seq, codec.decode(t, payload)
+    except codec.CodecError:
+        raise HandshakeError("frame_bad_payload")
+
+
+def _body(raw):
+    return raw[1 : -codec.CRC_LEN]
+
+
+def _session_keys(prf, key_id, nk, nl):
+    s = crypto.derive(prf, _LABEL, key_id.to_bytes(4, "big") + nk + nl, 32)
+    return crypto.HmacKey(s[:16]), crypto.HmacKey(s[16:])  # key -> lock, lock -> key
+
+
+def _proof(prf, tag, transcript):
+    return prf.mac(tag + transcript)[:PROOF_LEN]
+
+
+def _head(t, seq, payload_len):
+    return pack("<HBB", 2 + payload_len, t, seq & 0xFF)
+
+
+class KeyInitiator:
+    """The key's side. hello() -> on_challenge(raw) -> on_accept(raw) -> a Session."""
+
+    def __init__(self, key_id, key_secret):
+        self.key_id = key_id
+        self._prf = crypto.HmacKey(key_secret)
+        self.state = _IDLE
+        self.session = None
+
+    def hello(self, seq=0):
+        nk = hal.urandom(NONCE_LEN)
+        raw = frame.encode(codec.T_HS_HELLO, seq, pack("<L", self.key_id) + nk)
+        self._nk = nk
+        self._transcript = _body(raw)
+        self.state = _AWAIT_CHALLENGE
+        self.session = None
+        return raw
+
+    def on_challenge(self, raw):
+        seq, m = _expect(raw, codec.T_HS_CHALLENGE, self.state == _AWAIT_CHALLENGE)
+        kl, lk = _session_keys(self._prf, self.key_id, self._nk, m["nonce"])
+        transcript = self._transcript + _body(raw)
+        if not crypto.ct_equal(m["proof"], _proof(lk, b"L", transcript[:-PROOF_LEN])):
+            raise HandshakeError("bad_proof")
+        head = _head(codec.T_HS_PROOF, seq + 1, PROOF_LEN)
+        proof = _proof(kl, b"K", transcript + head)
+        self._keys = (kl, lk)
+        self._transcript = transcript + head + proof
+        self.state = _AWAIT_ACCEPT
+        return frame.encode(codec.T_HS_PROOF, seq + 1, proof)
+
+    def on_accept(self, raw):
+        seq, m = _expect(raw, codec.T_HS_ACCEPT, self.state == _AWAIT_ACCEPT)
+        kl, lk = self._keys
+        if not crypto.ct_equal(m["proof"], _proof(lk, b"A", self._transcript + _body(raw)[:-PROOF_LEN])):
+            raise HandshakeError("bad_proof")
+        self.state = _DONE
+        self.session = Session(kl, lk)
+        return self.session
+
+
+class LockResponder:
+    """The lock's side. on_hello(raw) -> on_proof(raw) -> (ACCEPT frame, Session)."""
+
+    def __init__(self, site_secret):
+        self._site = crypto.HmacKey(site_secret)
+        self.state = _IDLE
+        self.key_id = None
+        self.session = None
+
+    def on_hello(self, raw):
+        # Any HELLO starts over: it is unauthenticated, and a key may retry at any time.
+        seq, m = _expect(raw, codec.T_HS_HELLO, True)
+        key_id = m["key_id"]
+        prf = crypto.HmacKey(crypto.key_secret(self._site, key_id))
+        nl = hal.urandom(NONCE_LEN)
+        kl, lk = _session_keys(prf, key_id, m["nonce"], nl)
+        head = _head(codec.T_HS_CHALLENGE, seq, NONCE_LEN + PROOF_LEN) + nl
+        transcript = _body(raw) + head
+        proof = _proof(lk, b"L", transcript)
+        self.key_id = key_id
+        self._keys = (kl, lk)
+        self._transcript = transcript + proof
+        self.state = _AWAIT_PROOF
+        self.session = None
+        return frame.encode(codec.T_HS_CHALLENGE, seq, nl + proof)
+
+    def on_proof(self, raw):
+        seq, m = _expect(raw, codec.T_HS_PROOF, self.state == _AWAIT_PROOF)
+        kl, lk = self._keys
+        transcript = self._transcript + _body(raw)
+        if not crypto.ct_equal(m["proof"], _proof(kl, b"K", transcript[:-PROOF_LEN])):
+            raise HandshakeError("bad_proof")
+        head = _head(codec.T_HS_ACCEPT, seq, PROOF_LEN)
+        proof = _proof(lk, b"A", transcript + head)
+        self.state = _DONE
+        self.session = Session(lk, kl)
+        return frame.encode(codec.T_HS_ACCEPT, seq, proof)

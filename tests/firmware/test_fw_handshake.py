@@ -1,0 +1,237 @@
+# The handshake and session under attack, on both runtimes. A rejected message must leave
+# its victim's state exactly as it was (so the genuine message can still follow) and give a
+# reason it can log.
+from binascii import crc32
+from struct import pack
+
+from fwenv import codec, crypto
+from fwenv import handshake as hs
+from fwenv import session as sess
+
+SITE = b"\x5a" * 32
+KEY_ID = 1001
+
+
+def key_secret(site=SITE, key_id=KEY_ID):
+    return crypto.key_secret(crypto.HmacKey(site), key_id)
+
+
+def fresh(lock_site=SITE, secret=None):
+    return hs.KeyInitiator(KEY_ID, secret or key_secret()), hs.LockResponder(lock_site)
+
+
+def handshake(k, l):
+    hello = k.hello()
+    challenge = l.on_hello(hello)
+    proof = k.on_challenge(challenge)
+    accept = l.on_proof(proof)
+    k.on_accept(accept)
+    return [hello, challenge, proof, accept]
+
+
+def state(obj):
+    return dict(obj.__dict__)
+
+
+def refused(fn, raw, victim):
+    before = state(victim)
+    try:
+        fn(raw)
+    except hs.HandshakeError as e:
+        assert state(victim) == before, "state changed on " + e.reason
+        return e.reason
+    return None
+
+
+def with_crc(raw):
+    return raw[:-4] + pack("<L", crc32(raw[1:-4]) & 0xFFFFFFFF)
+
+
+def alterations(raw):
+    # every single-byte change as the line would make it, and as an attacker would (CRC fixed)
+    for i in range(len(raw)):
+        for v in range(256):
+            if v != raw[i]:
+                changed = raw[:i] + bytes([v]) + raw[i + 1 :]
+                yield changed
+                if i < len(raw) - 4:
+                    yield with_crc(changed)
+
+
+def test_handshake_completes_and_keys_agree():
+    k, l = fresh()
+    frames = handshake(k, l)
+    assert sum(len(f) for f in frames) == 96
+    assert l.key_id == KEY_ID
+    t, seq, m = l.session.open(k.session.seal(codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9}))
+    assert (t, seq, m) == (codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9})
+    t, seq, m = k.session.open(l.session.seal(codec.T_AUDIT_ACK, 8, {"lock_id": 5, "up_to_seq": 10}))
+    assert m["up_to_seq"] == 10
+
+
+def test_wrong_site_secret_is_refused_by_both_sides():
+    k, l = fresh(lock_site=b"\x00" * 32)
+    challenge = l.on_hello(k.hello())
+    assert refused(k.on_challenge, challenge, k) == "bad_proof"
+    # and a PROOF made with the other site's keys does not pass the lock either
+    kl, lk = hs._session_keys(crypto.HmacKey(key_secret()), KEY_ID, k._nk, challenge[9:25])
+    head = hs._head(codec.T_HS_PROOF, 1, hs.PROOF_LEN)
+    forged = hs.frame.encode(codec.T_HS_PROOF, 1, hs._proof(kl, b"K", k._transcript + challenge[1:-4] + head))
+    assert refused(l.on_proof, forged, l) == "bad_proof"
+
+
+def test_wrong_key_secret_is_refused():
+    k, l = fresh(secret=key_secret(key_id=KEY_ID + 1))  # another key's secret under this id
+    assert refused(k.on_challenge, l.on_hello(k.hello()), k) == "bad_proof"
+
+
+def test_every_altered_hello_breaks_the_handshake():
+    for altered in alterations(fresh()[0].hello()):
+        k, l = fresh()
+        k.hello()
+        try:
+            challenge = l.on_hello(altered)
+        except hs.HandshakeError:
+            continue  # refused by the lock's frame or message checks
+        reason = refused(k.on_challenge, challenge, k)
+        assert reason is not None, altered.hex()
+
+
+def test_every_altered_challenge_proof_and_accept_is_refused():
+    for index in (1, 2, 3):
+        k, l = fresh()
+        genuine = handshake(k, l)[index]
+        for altered in alterations(genuine):
+            k, l = fresh()
+            hello = k.hello()
+            challenge = l.on_hello(hello)
+            if index == 1:
+                victim, handler = k, k.on_challenge
+            elif index == 2:
+                victim, handler = l, l.on_proof
+                k.on_challenge(challenge)
+            else:
+                victim, handler = k, k.on_accept
+                l.on_proof(k.on_challenge(challenge))
+            assert refused(handler, altered, victim) is not None, (index, altered.hex())
+
+
+def test_victim_still_accepts_the_genuine_message_after_a_forgery():
+    k, l = fresh()
+    challenge = l.on_hello(k.hello())
+    assert refused(k.on_challenge, with_crc(challenge[:20] + b"\x00" + challenge[21:]), k) == "bad_proof"
+    proof = k.on_challenge(challenge)
+    assert refused(l.on_proof, with_crc(proof[:-5] + bytes([proof[-5] ^ 1]) + proof[-4:]), l) == "bad_proof"
+    accept = l.on_proof(proof)
+    assert refused(k.on_accept, with_crc(accept[:6] + b"\xff" + accept[7:]), k) is not None
+    assert k.on_accept(accept) is k.session
+
+
+def test_truncation_at_every_length_is_refused():
+    k, l = fresh()
+    frames = handshake(k, l)
+    for index, raw in enumerate(frames):
+        for n in range(len(raw)):
+            k, l = fresh()
+            challenge = l.on_hello(k.hello())
+            if index == 0:
+                victim, handler = l, l.on_hello
+            elif index == 1:
+                victim, handler = k, k.on_challenge
+            elif index == 2:
+                victim, handler = l, l.on_proof
+                k.on_challenge(challenge)
+            else:
+                victim, handler = k, k.on_accept
+                l.on_proof(k.on_challenge(challenge))
+            reason = refused(handler, raw[:n], victim)
+            assert reason is not None and reason.startswith("frame_"), (index, n, reason)
+
+
+def test_replays_from_an_earlier_session_are_refused():
+    old_k, old_l = fresh()
+    old = handshake(old_k, old_l)
+    old_frame = old_k.session.seal(codec.T_AUDIT_ACK, 2, {"lock_id": 1, "up_to_seq": 1})
+
+    k, l = fresh()
+    l.on_hello(old[0])  # a replayed HELLO gets a fresh challenge ...
+    assert refused(l.on_proof, old[2], l) == "bad_proof"  # ... that the old PROOF cannot answer
+
+    k, l = fresh()
+    challenge = l.on_hello(k.hello())
+    assert refused(k.on_challenge, old[1], k) == "bad_proof"
+    assert refused(l.on_proof, old[2], l) == "bad_proof"
+    proof = k.on_challenge(challenge)
+    l.on_proof(proof)
+    assert refused(k.on_accept, old[3], k) == "bad_proof"
+    try:
+        l.session.open(old_frame)
+    except sess.SessionError as e:
+        assert e.reason == "bad_mac"
+    else:
+        raise AssertionError("old session frame accepted")
+
+
+def test_messages_out_of_order_are_refused():
+    k, l = fresh()
+    hello = k.hello()
+    assert refused(l.on_proof, hello, l) == "unexpected"
+    challenge = l.on_hello(hello)
+    assert refused(k.on_accept, challenge, k) == "unexpected"
+    assert refused(k.on_challenge, hello, k) == "unexpected"
+
+
+def session_refuses(s, raw):
+    before = (s.sent, s.received)
+    try:
+        s.open(raw)
+    except sess.SessionError as e:
+        assert (s.sent, s.received) == before
+        return e.reason
+    return None
+
+
+def test_session_frames_replayed_reordered_rewound_or_altered_are_refused():
+    k, l = fresh()
+    handshake(k, l)
+    f = [k.session.seal(codec.T_AUDIT_ACK, i, {"lock_id": 1, "up_to_seq": i}) for i in range(3)]
+    assert session_refuses(l.session, f[1]) == "bad_mac"  # reordered: 1 before 0
+    assert l.session.open(f[0])[2]["up_to_seq"] == 0
+    assert session_refuses(l.session, f[0]) == "bad_mac"  # replayed
+    assert l.session.open(f[1])[2]["up_to_seq"] == 1
+    assert session_refuses(l.session, f[0]) == "bad_mac"  # counter rewound to an older frame
+    for altered in alterations(f[2]):
+        assert session_refuses(l.session, altered) is not None
+    for n in range(len(f[2])):
+        assert session_refuses(l.session, f[2][:n]) is not None
+    plain = hs.frame.encode_message(codec.T_AUDIT_ACK, 2, {"lock_id": 1, "up_to_seq": 2})
+    assert session_refuses(l.session, plain) == "not_secured"
+    assert l.session.open(f[2])[2]["up_to_seq"] == 2
+    # a lock's frame cannot be reflected back to it as if the key had sent it
+    echo = l.session.seal(codec.T_AUDIT_ACK, 3, {"lock_id": 1, "up_to_seq": 3})
+    assert session_refuses(l.session, echo) == "bad_mac"
+
+
+def test_known_answer_handshake():
+    from fwenv import DATA_DIR, hal, load_file
+
+    v = load_file(DATA_DIR + "/handshake.json")
+    site, nk, nl = bytes.fromhex(v["site_secret"]), bytes.fromhex(v["key_nonce"]), bytes.fromhex(v["lock_nonce"])
+    assert crypto.key_secret(crypto.HmacKey(site), v["key_id"]).hex() == v["key_secret"]
+    real = hal.urandom
+    try:
+        hal.urandom = lambda n: nk
+        k = hs.KeyInitiator(v["key_id"], bytes.fromhex(v["key_secret"]))
+        assert k.hello().hex() == v["hello"]
+        hal.urandom = lambda n: nl
+        l = hs.LockResponder(site)
+        assert l.on_hello(bytes.fromhex(v["hello"])).hex() == v["challenge"]
+    finally:
+        hal.urandom = real
+    assert k.on_challenge(bytes.fromhex(v["challenge"])).hex() == v["proof"]
+    assert l.on_proof(bytes.fromhex(v["proof"])).hex() == v["accept"]
+    k.on_accept(bytes.fromhex(v["accept"]))
+    f = v["session_key_to_lock"]
+    assert k.session.seal(codec.T_AUDIT_ACK, f["seq"], f["fields"]).hex() == f["hex"]
+    f = v["session_lock_to_key"]
+    assert l.session.seal(codec.T_DECISION, f["seq"], f["fields"]).hex() == f["hex"]
