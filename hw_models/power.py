@@ -24,7 +24,12 @@ PHASE_CHARGING = "charging"
 
 @dataclass(frozen=True)
 class OpeningResult:
-    """Arrays are shaped like the broadcast inputs (`shape`); traces have a leading time axis."""
+    """Arrays are shaped like the broadcast inputs (`shape`); traces have a leading time axis.
+
+    Traces run until the last element's opening has ended (completed, reset, or never booted);
+    an element that ended earlier keeps its physical trace (the key is still in), but only the
+    charge up to its own end is counted in `charge_C` and `energy_J`.
+    """
 
     time_s: np.ndarray  # (n,)
     supply_V: np.ndarray  # (n, *shape): the reservoir, i.e. the lock's supply
@@ -115,6 +120,9 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         min_supply_V = np.where(tracked, np.minimum(min_supply_V, vc), min_supply_V)
         running &= ~dropped
         active = running | (~released & (t_s <= lock.max_charge_s))
+        if not active.any():
+            n = k
+            break
         i_lock = np.where(running, currents_A[phase], lock.reset_current_A)
 
         e_V = ocv - v1 - r0 * i_key
@@ -129,12 +137,9 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         energy_J += np.where(active, ocv * dq_C, 0.0)
         v1 = bat.step_rc(v1, dq_C / dt_s, dt_s, r1, battery.c1_F)
         vc = vc_next
-        if not active.any():
-            n = k + 1
-            break
 
     completed = released & ~reset & (phase >= n_phases)
-    min_supply_V = np.where(np.isinf(min_supply_V) & released, supply_V[n - 1], min_supply_V)
+    min_supply_V = np.where(np.isinf(min_supply_V) & released, vc, min_supply_V)
     never = ~released
     reset_phase[never] = PHASE_CHARGING
     min_supply_V = np.where(released, min_supply_V, np.nan)
