@@ -52,14 +52,14 @@ def _median_s(fn, repeats):
     return statistics.median(times)
 
 
-def run(n_keys=10_000, days=365, repeats=5, loop_keys=200, seed=0):
+def run(n_keys=10_000, days=365, repeats=5, loop_keys=1000, seed=0):
     usage = fleet.draw_usage(n_keys, days, DEFAULT_SITE, seed)
     temperature_C = fleet.site_temperature_C(np.arange(days))
     q_open_C = fleet.opening_charge_C(temperature_C)
     vectorised_s = _median_s(lambda: fleet.simulate(usage, temperature_C, charge_per_opening_C=q_open_C), repeats)
     end_to_end_s = _median_s(lambda: fleet.run_site(n_keys, days, seed=seed), repeats)
     subset = range(loop_keys)
-    loop_s = _median_s(lambda: reference_loop(usage, temperature_C, q_open_C, keys=subset), max(1, repeats // 2))
+    loop_s = _median_s(lambda: reference_loop(usage, temperature_C, q_open_C, keys=subset), repeats)
     loop_scaled_s = loop_s * n_keys / loop_keys
     soc = fleet.simulate(usage, temperature_C, charge_per_opening_C=q_open_C)
     agree = np.allclose(soc[:, :loop_keys], reference_loop(usage, temperature_C, q_open_C, keys=subset), rtol=0, atol=1e-12)
@@ -85,7 +85,7 @@ def main(argv=None):
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--loop-keys", type=int, default=200)
+    parser.add_argument("--loop-keys", type=int, default=1000)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     r = run(args.keys, args.days, args.repeats, min(args.loop_keys, args.keys))
