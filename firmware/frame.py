@@ -9,6 +9,13 @@ from ._const import const
 
 _HEAD = const(3)  # start byte and u16 length
 _START = b"\xa5"
+# Module globals rather than codec.X attribute lookups on every frame (the hot path).
+_START_BYTE = codec.START
+_SECURED = codec.SECURED
+_MIN_LENGTH = codec.MIN_LENGTH
+_MAX_LENGTH = codec.MAX_LENGTH
+_CRC_LEN = codec.CRC_LEN
+_TYPES = codec.NAMES
 
 
 class FrameError(ValueError):
@@ -21,10 +28,10 @@ class FrameError(ValueError):
 def encode(t, seq, payload, secured=False):
     """A frame around an already encoded payload (which ends with the MAC if secured)."""
     length = 2 + len(payload)
-    if length > codec.MAX_LENGTH:
+    if length > _MAX_LENGTH:
         raise FrameError("bad_length")
-    body = pack("<HBB", length, t | codec.SECURED if secured else t, seq & 0xFF) + payload
-    return _START + body + pack("<L", crc32(body) & 0xFFFFFFFF)
+    body = pack("<HBB", length, t | _SECURED if secured else t, seq & 0xFF) + payload
+    return _START + body + pack("<L", crc32(body))
 
 
 def encode_message(t, seq, m, mac=None):
@@ -37,27 +44,25 @@ def encode_message(t, seq, m, mac=None):
 def split(buf):
     """(type, secured, seq, payload) of exactly one frame; FrameError otherwise."""
     n = len(buf)
-    if n == 0:
-        raise FrameError("truncated")
-    if buf[0] != codec.START:
-        raise FrameError("bad_start")
     if n < _HEAD:
-        raise FrameError("truncated")
-    length = buf[1] | buf[2] << 8
-    if length < codec.MIN_LENGTH or length > codec.MAX_LENGTH:
+        raise FrameError("bad_start" if n and buf[0] != _START_BYTE else "truncated")
+    start, length = unpack_from("<BH", buf)
+    if start != _START_BYTE:
+        raise FrameError("bad_start")
+    if length < _MIN_LENGTH or length > _MAX_LENGTH:
         raise FrameError("bad_length")
-    end = _HEAD + length + codec.CRC_LEN
+    end = _HEAD + length + _CRC_LEN
     if n < end:
         raise FrameError("truncated")
-    if crc32(buf[1 : end - codec.CRC_LEN]) & 0xFFFFFFFF != unpack_from("<L", buf, end - codec.CRC_LEN)[0]:
+    if crc32(buf[1 : end - _CRC_LEN]) != unpack_from("<L", buf, end - _CRC_LEN)[0]:
         raise FrameError("bad_check")
     if n > end:
         raise FrameError("bad_length")
     header = buf[3]
     t = header & 0x7F
-    if t not in codec.NAMES:
+    if t not in _TYPES:
         raise FrameError("unknown_type")
-    return t, header & codec.SECURED != 0, buf[4], bytes(buf[5 : end - codec.CRC_LEN])
+    return t, header & _SECURED != 0, buf[4], bytes(buf[5 : end - _CRC_LEN])
 
 
 def decode(buf):
@@ -116,15 +121,15 @@ class Receiver:
                     buf = buf[j:]
                 break
             length = buf[j + 1] | buf[j + 2] << 8
-            end = j + _HEAD + length + codec.CRC_LEN
-            if length < codec.MIN_LENGTH or length > codec.MAX_LENGTH:
+            end = j + _HEAD + length + _CRC_LEN
+            if length < _MIN_LENGTH or length > _MAX_LENGTH:
                 self.rejected += 1
             elif len(buf) < end:
                 if not final:
                     buf = buf[j:]
                     break
                 self.rejected += 1
-            elif crc32(buf[j + 1 : end - codec.CRC_LEN]) & 0xFFFFFFFF == unpack_from("<L", buf, end - codec.CRC_LEN)[0]:
+            elif crc32(buf[j + 1 : end - _CRC_LEN]) == unpack_from("<L", buf, end - _CRC_LEN)[0]:
                 frames.append(buf[j:end])
                 i = end
                 continue

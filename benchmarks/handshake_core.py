@@ -1,0 +1,105 @@
+# Times one key-lock handshake and, separately, exactly the crypto calls it makes. Runtime
+# neutral: imported by benchmarks/handshake.py on CPython and run as a script on MicroPython.
+import json
+import sys
+import time
+
+try:
+    from keylock_fw import crypto, hal, handshake  # MicroPython
+except ImportError:
+    from keylock.firmware import crypto, hal, handshake
+
+SITE = bytes(range(32))
+KEY_ID = 1001
+
+if hasattr(time, "ticks_us"):
+
+    def now_us():
+        return time.ticks_us()  # pyright: ignore[reportAttributeAccessIssue]
+
+    def elapsed_us(t0):
+        return time.ticks_diff(time.ticks_us(), t0)  # pyright: ignore[reportAttributeAccessIssue]
+
+else:
+
+    def now_us():
+        return time.perf_counter_ns() / 1000
+
+    def elapsed_us(t0):
+        return time.perf_counter_ns() / 1000 - t0
+
+
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
+def one_handshake(key, lock):
+    hello = key.hello()
+    challenge = lock.on_hello(hello)
+    proof = key.on_challenge(challenge)
+    accept = lock.on_proof(proof)
+    key.on_accept(accept)
+    return [hello, challenge, proof, accept]
+
+
+def crypto_calls(site, key_prf, transcript_bytes):
+    # The same calls one_handshake makes, on inputs of the same sizes, with no framing,
+    # codec or state machine around them.
+    nk = hal.urandom(16)
+    nl = hal.urandom(16)
+    ctx = KEY_ID.to_bytes(4, "big") + nk + nl
+    # lock: diversify the key's secret, derive the session keys, prove itself
+    lock_key_prf = crypto.HmacKey(crypto.key_secret(site, KEY_ID))
+    s = crypto.derive(lock_key_prf, b"keylock session", ctx, 32)
+    l_kl, l_lk = crypto.HmacKey(s[:16]), crypto.HmacKey(s[16:])
+    proof_l = l_lk.mac(b"L" + transcript_bytes[:54])[:8]
+    # key: derive, check the lock's proof, prove itself
+    s = crypto.derive(key_prf, b"keylock session", ctx, 32)
+    k_kl, k_lk = crypto.HmacKey(s[:16]), crypto.HmacKey(s[16:])
+    crypto.ct_equal(proof_l, k_lk.mac(b"L" + transcript_bytes[:54])[:8])
+    proof_k = k_kl.mac(b"K" + transcript_bytes[:70])[:8]
+    # lock: check the key's proof, accept
+    crypto.ct_equal(proof_k, l_kl.mac(b"K" + transcript_bytes[:70])[:8])
+    proof_a = l_lk.mac(b"A" + transcript_bytes[:84])[:8]
+    # key: check the acceptance
+    crypto.ct_equal(proof_a, k_lk.mac(b"A" + transcript_bytes[:84])[:8])
+
+
+def run(rounds, batch=1):
+    """Median per-handshake time over `rounds` samples, each the mean of `batch` handshakes
+    (batches make coarse clocks, like the WebAssembly port's, usable)."""
+    key_secret = crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
+    key = handshake.KeyInitiator(KEY_ID, key_secret)  # boot-time set-up, not per handshake
+    lock = handshake.LockResponder(SITE)
+    frames = one_handshake(key, lock)
+    transcript = b"".join(f[1:-4] for f in frames)
+    site, key_prf = crypto.HmacKey(SITE), crypto.HmacKey(key_secret)
+    crypto.ct_equal(b"warm", b"warm")
+    hs, cr = [], []
+    for _ in range(rounds):
+        t0 = now_us()
+        for _ in range(batch):
+            one_handshake(key, lock)
+        hs.append(elapsed_us(t0) / batch)
+        t0 = now_us()
+        for _ in range(batch):
+            crypto_calls(site, key_prf, transcript)
+        cr.append(elapsed_us(t0) / batch)
+    return {
+        "frames": [len(f) for f in frames],
+        "handshake_us": median(hs),
+        "crypto_us": median(cr),
+        "ratio": median(hs) / median(cr),
+        "rounds": rounds,
+        "batch": batch,
+        "runtime": sys.implementation.name,
+    }
+
+
+if sys.implementation.name == "micropython":
+    print(json.dumps(run(11, 200)))  # the port's ticks_us moves in whole milliseconds
+
+if __name__ == "__main__":
+    print(json.dumps(run(3000)))
