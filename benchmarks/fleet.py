@@ -81,7 +81,7 @@ def run(n_keys=10_000, days=365, repeats=5, loop_keys=1000, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m keylock.benchmarks.fleet", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m keylock.benchmarks.fleet", description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--repeats", type=int, default=5)

@@ -14,6 +14,7 @@ All functions take scalars or arrays (broadcast) and return arrays.
 """
 
 import numpy as np
+import numpy.typing  # noqa: F401  (for the ArrayLike annotation)
 
 from .params import check_range
 
@@ -73,7 +74,7 @@ def self_discharge_per_s(temperature_C, battery):
     return per_year / (365.25 * 86_400.0)
 
 
-def terminal_voltage_V(ocv_V, current_A, r0_ohm, v1_V=0.0):
+def terminal_voltage_V(ocv_V, current_A, r0_ohm, v1_V: "np.typing.ArrayLike" = 0.0):
     """V_terminal = OCV - I*R0 - V1 [V] (discharge current positive)."""
     return np.asanyarray(ocv_V) - np.asanyarray(current_A) * np.asanyarray(r0_ohm) - np.asanyarray(v1_V)
 

@@ -33,7 +33,7 @@ class Validated:
     """Mixin for frozen dataclasses: check each ranged field, and tables for equal length."""
 
     def __post_init__(self):
-        for f in fields(self):
+        for f in fields(self):  # type: ignore[arg-type]  # the subclasses are dataclasses
             if "range" in f.metadata:
                 low, high = f.metadata["range"]
                 check_range(f"{type(self).__name__}.{f.name}", getattr(self, f.name), low, high, f.metadata["unit"])

@@ -2,7 +2,8 @@
 
 The key is inserted with the reservoir empty. The cell charges it through R0 + R_contact; the
 lock's microcontroller is held in reset until the reservoir passes `brownout_V + hysteresis_V`,
-then runs its load profile (boot, compute, motor, audit). If the reservoir falls below
+then runs its load profile: boot, compute, wait until the reservoir is ready for the motor (with a
+time-out), motor, audit. If the reservoir falls below
 `brownout_V` while running, the lock resets and the opening fails: one attempt, no retry, since
 a real lock would only repeat the same failure at the same temperature.
 

@@ -9,6 +9,11 @@ any `dt_s` and agrees with the closed form of a single node, tau = m c_p / (h A)
 Why heating the body is safe and the keyhole is not: the body is ten times the heat capacity and
 the electronics see it only through a poor coupling, so they lag and the body's heat spreads over
 both; heat into the keyhole lands on the small node directly.
+
+The documented case (tests/hw_models/test_thermal.py), 300 W absorbed at 20 degC ambient with the
+default padlock: into the body for 60 s the electronics peak at 50 degC, and even 2 minutes keeps
+them at 80.5 degC; into the keyhole they pass 85 degC after 7 s. Past the limit the numbers only
+say "destroyed": the model is linear and knows nothing of melting solder.
 """
 
 import numpy as np
