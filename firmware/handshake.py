@@ -43,7 +43,7 @@ def _expect(raw, t, size, state_ok):
     if not state_ok:
         raise HandshakeError("unexpected")
     try:
-        got, secured, seq, payload = frame.split(raw)
+        got, secured, seq, payload = _split(raw)
     except frame.FrameError as e:
         raise HandshakeError("frame_" + e.reason)
     if got != t or secured:
@@ -54,23 +54,21 @@ def _expect(raw, t, size, state_ok):
 
 
 _CRC_LEN = codec.CRC_LEN
-
-
-def _body(raw):
-    return raw[1:-_CRC_LEN]
+# Hot-path names as module globals (one lookup instead of module-attribute lookups).
+_T_HELLO = codec.T_HS_HELLO
+_T_CHALLENGE = codec.T_HS_CHALLENGE
+_T_PROOF = codec.T_HS_PROOF
+_T_ACCEPT = codec.T_HS_ACCEPT
+_split = frame.split
+_encode_body = frame.encode_body
+_ct_equal = crypto.ct_equal
+_HmacKey = crypto.HmacKey
+_derive = crypto.derive
 
 
 def _session_keys(prf, key_id, nk, nl):
-    s = crypto.derive(prf, _LABEL, key_id.to_bytes(4, "big") + nk + nl, 32)
-    return crypto.HmacKey(s[:16]), crypto.HmacKey(s[16:])  # key -> lock, lock -> key
-
-
-def _proof(prf, tag, transcript):
-    return prf.mac(tag + transcript)[:PROOF_LEN]
-
-
-def _head(t, seq, payload_len):
-    return pack("<HBB", 2 + payload_len, t, seq & 0xFF)
+    s = _derive(prf, _LABEL, key_id.to_bytes(4, "big") + nk + nl, 32)
+    return _HmacKey(s[:16]), _HmacKey(s[16:])  # key -> lock, lock -> key
 
 
 class KeyInitiator:
@@ -84,30 +82,30 @@ class KeyInitiator:
 
     def hello(self, seq=0):
         nk = hal.urandom(NONCE_LEN)
-        raw = frame.encode(codec.T_HS_HELLO, seq, pack("<L", self.key_id) + nk)
+        raw = _encode_body(pack("<HBBL", 2 + 4 + NONCE_LEN, _T_HELLO, seq & 0xFF, self.key_id) + nk)
         self._nk = nk
-        self._transcript = _body(raw)
+        self._transcript = raw[1:-_CRC_LEN]
         self.state = _AWAIT_CHALLENGE
         self.session = None
         return raw
 
     def on_challenge(self, raw):
-        seq, payload = _expect(raw, codec.T_HS_CHALLENGE, NONCE_LEN + PROOF_LEN, self.state == _AWAIT_CHALLENGE)
+        seq, payload = _expect(raw, _T_CHALLENGE, NONCE_LEN + PROOF_LEN, self.state == _AWAIT_CHALLENGE)
         kl, lk = _session_keys(self._prf, self.key_id, self._nk, payload[:NONCE_LEN])
-        transcript = self._transcript + _body(raw)
-        if not crypto.ct_equal(payload[NONCE_LEN:], _proof(lk, b"L", transcript[:-PROOF_LEN])):
+        transcript = self._transcript + raw[1:-_CRC_LEN]
+        if not _ct_equal(payload[NONCE_LEN:], lk.mac(b"L" + transcript[:-PROOF_LEN])[:PROOF_LEN]):
             raise HandshakeError("bad_proof")
-        head = _head(codec.T_HS_PROOF, seq + 1, PROOF_LEN)
-        proof = _proof(kl, b"K", transcript + head)
+        head = pack("<HBB", 2 + PROOF_LEN, _T_PROOF, (seq + 1) & 0xFF)
+        proof = kl.mac(b"K" + transcript + head)[:PROOF_LEN]
         self._keys = (kl, lk)
         self._transcript = transcript + head + proof
         self.state = _AWAIT_ACCEPT
-        return frame.encode(codec.T_HS_PROOF, seq + 1, proof)
+        return _encode_body(head + proof)
 
     def on_accept(self, raw):
-        seq, proof = _expect(raw, codec.T_HS_ACCEPT, PROOF_LEN, self.state == _AWAIT_ACCEPT)
+        seq, proof = _expect(raw, _T_ACCEPT, PROOF_LEN, self.state == _AWAIT_ACCEPT)
         kl, lk = self._keys
-        if not crypto.ct_equal(proof, _proof(lk, b"A", self._transcript + _body(raw)[:-PROOF_LEN])):
+        if not _ct_equal(proof, lk.mac(b"A" + self._transcript + raw[1 : -_CRC_LEN - PROOF_LEN])[:PROOF_LEN]):
             raise HandshakeError("bad_proof")
         self.state = _DONE
         self.session = Session(kl, lk)
@@ -125,29 +123,29 @@ class LockResponder:
 
     def on_hello(self, raw):
         # Any HELLO starts over: it is unauthenticated, and a key may retry at any time.
-        seq, payload = _expect(raw, codec.T_HS_HELLO, 4 + NONCE_LEN, True)
+        seq, payload = _expect(raw, _T_HELLO, 4 + NONCE_LEN, True)
         key_id = unpack_from("<L", payload)[0]
         prf = crypto.HmacKey(crypto.key_secret(self._site, key_id))
         nl = hal.urandom(NONCE_LEN)
         kl, lk = _session_keys(prf, key_id, payload[4:], nl)
-        head = _head(codec.T_HS_CHALLENGE, seq, NONCE_LEN + PROOF_LEN) + nl
-        transcript = _body(raw) + head
-        proof = _proof(lk, b"L", transcript)
+        head = pack("<HBB", 2 + NONCE_LEN + PROOF_LEN, _T_CHALLENGE, seq & 0xFF) + nl
+        transcript = raw[1:-_CRC_LEN] + head
+        proof = lk.mac(b"L" + transcript)[:PROOF_LEN]
         self.key_id = key_id
         self._keys = (kl, lk)
         self._transcript = transcript + proof
         self.state = _AWAIT_PROOF
         self.session = None
-        return frame.encode(codec.T_HS_CHALLENGE, seq, nl + proof)
+        return _encode_body(head + proof)
 
     def on_proof(self, raw):
-        seq, proof = _expect(raw, codec.T_HS_PROOF, PROOF_LEN, self.state == _AWAIT_PROOF)
+        seq, proof = _expect(raw, _T_PROOF, PROOF_LEN, self.state == _AWAIT_PROOF)
         kl, lk = self._keys
-        transcript = self._transcript + _body(raw)
-        if not crypto.ct_equal(proof, _proof(kl, b"K", transcript[:-PROOF_LEN])):
+        transcript = self._transcript + raw[1:-_CRC_LEN]
+        if not _ct_equal(proof, kl.mac(b"K" + transcript[:-PROOF_LEN])[:PROOF_LEN]):
             raise HandshakeError("bad_proof")
-        head = _head(codec.T_HS_ACCEPT, seq, PROOF_LEN)
-        proof = _proof(lk, b"A", transcript + head)
+        head = pack("<HBB", 2 + PROOF_LEN, _T_ACCEPT, seq & 0xFF)
+        proof = lk.mac(b"A" + transcript + head)[:PROOF_LEN]
         self.state = _DONE
         self.session = Session(lk, kl)
-        return frame.encode(codec.T_HS_ACCEPT, seq, proof)
+        return _encode_body(head + proof)

@@ -75,8 +75,8 @@ def test_wrong_site_secret_is_refused_by_both_sides():
     assert refused(k.on_challenge, challenge, k) == "bad_proof"
     # and a PROOF made with the other site's keys does not pass the lock either
     kl, lk = hs._session_keys(crypto.HmacKey(key_secret()), KEY_ID, k._nk, challenge[9:25])
-    head = hs._head(codec.T_HS_PROOF, 1, hs.PROOF_LEN)
-    forged = hs.frame.encode(codec.T_HS_PROOF, 1, hs._proof(kl, b"K", k._transcript + challenge[1:-4] + head))
+    head = pack("<HBB", 2 + hs.PROOF_LEN, codec.T_HS_PROOF, 1)
+    forged = hs.frame.encode_body(head + kl.mac(b"K" + k._transcript + challenge[1:-4] + head)[: hs.PROOF_LEN])
     assert refused(l.on_proof, forged, l) == "bad_proof"
 
 
