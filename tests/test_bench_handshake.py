@@ -1,0 +1,20 @@
+"""`keylock bench handshake --json`: the keys the issue fixes, and the sizes it measures.
+Speeds are recorded in benchmarks/RESULTS.md, never asserted."""
+
+import json
+
+from keylock.host.cli import main
+
+
+def test_bench_handshake_json(capsys):
+    assert main(["bench", "handshake", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["round_trips"] == 2
+    assert result["wire_bytes"] == 96 == sum(result["frames_bytes"])
+    assert result["wire_time_ms"] == {"9600": 100.0, "57600": 16.667, "115200": 8.333, "1000000": 0.96}
+    for runtime in ("cpython", "micropython"):
+        assert set(result[runtime]) == {"handshake_us", "crypto_us", "ratio"}
+        assert result[runtime]["handshake_us"] > 0 and result[runtime]["crypto_us"] > 0
+    osdp = result["peers"]["libosdp"]
+    assert (osdp["round_trips"], osdp["wire_bytes"]) == (2, 116)  # OSDP's published secure-channel set-up
+    assert osdp["handshake_us"] > 0
