@@ -10,7 +10,7 @@ from ..protocol.frame import MAC_LEN, decode_frame
 from ..protocol.messages import MESSAGES
 from ..protocol.vectors import build, from_json, load
 from .errors import KeylockError
-from .micropython import FIRMWARE_DIR, MicroPython, RuntimeMissing
+from .micropython import MicroPython, RuntimeMissing
 from .show import scalar_text
 
 DIRECTION = {

@@ -29,6 +29,22 @@ def handshake(k, l):
     return [hello, challenge, proof, accept]
 
 
+def awaiting(index):
+    """A fresh handshake advanced until message `index` (0 HELLO .. 3 ACCEPT) is due:
+    (the side that receives it, its handler)."""
+    k, l = fresh()
+    challenge = l.on_hello(k.hello())
+    if index == 0:
+        return l, l.on_hello
+    if index == 1:
+        return k, k.on_challenge
+    proof = k.on_challenge(challenge)
+    if index == 2:
+        return l, l.on_proof
+    l.on_proof(proof)
+    return k, k.on_accept
+
+
 def state(obj):
     return dict(obj.__dict__)
 
@@ -102,17 +118,7 @@ def test_every_altered_challenge_proof_and_accept_is_refused():
         k, l = fresh()
         genuine = handshake(k, l)[index]
         for altered in alterations(genuine):
-            k, l = fresh()
-            hello = k.hello()
-            challenge = l.on_hello(hello)
-            if index == 1:
-                victim, handler = k, k.on_challenge
-            elif index == 2:
-                victim, handler = l, l.on_proof
-                k.on_challenge(challenge)
-            else:
-                victim, handler = k, k.on_accept
-                l.on_proof(k.on_challenge(challenge))
+            victim, handler = awaiting(index)
             assert refused(handler, altered, victim) is not None, (index, altered.hex())
 
 
@@ -132,18 +138,7 @@ def test_truncation_at_every_length_is_refused():
     frames = handshake(k, l)
     for index, raw in enumerate(frames):
         for n in range(len(raw)):
-            k, l = fresh()
-            challenge = l.on_hello(k.hello())
-            if index == 0:
-                victim, handler = l, l.on_hello
-            elif index == 1:
-                victim, handler = k, k.on_challenge
-            elif index == 2:
-                victim, handler = l, l.on_proof
-                k.on_challenge(challenge)
-            else:
-                victim, handler = k, k.on_accept
-                l.on_proof(k.on_challenge(challenge))
+            victim, handler = awaiting(index)
             reason = refused(handler, raw[:n], victim)
             assert reason is not None and reason.startswith("frame_"), (index, n, reason)
 

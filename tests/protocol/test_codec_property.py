@@ -2,26 +2,13 @@
 under CPython and under real MicroPython."""
 
 import json
-from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 
 from keylock.firmware import frame as fw_frame
-from keylock.host.micropython import MicroPython
 from keylock.protocol import frame
 from keylock.protocol.vectors import to_json
 from strategies import frames
-
-FIRMWARE_TESTS = Path(__file__).resolve().parent.parent / "firmware"
-
-
-@pytest.fixture(scope="module")
-def micropython():
-    with MicroPython(mounts={FIRMWARE_TESTS: "/fwtests"}) as mp:
-        mp.exec("import sys, json\nsys.path.append('/fwtests')\nimport fwenv")
-        yield mp
-
 
 @given(frames())
 @settings(max_examples=300)

@@ -2,19 +2,13 @@
 that was not damaged, in order, however the stream is chunked; the same on MicroPython."""
 
 import json
-from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keylock.firmware.frame import Receiver
-from keylock.host.micropython import MicroPython
 from keylock.protocol import frame
 from strategies import frames
-
-FIRMWARE_TESTS = Path(__file__).resolve().parent.parent / "firmware"
-
 
 @st.composite
 def noisy_streams(draw):
@@ -57,13 +51,6 @@ def test_receiver_recovers_every_undamaged_frame(case):
 def test_receiver_never_raises_on_any_bytes(data, chunks):
     for got in receive(data, chunks):
         frame.split_frame(got)  # anything it returns has a valid start, length and CRC
-
-
-@pytest.fixture(scope="module")
-def micropython():
-    with MicroPython(mounts={FIRMWARE_TESTS: "/fwtests"}) as mp:
-        mp.exec("import sys\nsys.path.append('/fwtests')\nimport fwenv")
-        yield mp
 
 
 @given(noisy_streams())
