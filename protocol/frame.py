@@ -180,14 +180,15 @@ def split_frame(data: bytes) -> bytes:
     return raw.body.value
 
 
+_TYPE_CODES = {int(t) for t in MsgType}
+
+
 def decode_frame(data: bytes) -> Decoded:
-    split_frame(data)
+    body_bytes = split_frame(data)
+    if body_bytes[0] & 0x7F not in _TYPE_CODES:
+        raise UnknownType(f"unknown message type 0x{body_bytes[0] & 0x7F:02x}")
     try:
         body = Frame.parse(bytes(data)).body.value
-    except ValidationError as exc:
-        if "MsgType" in str(exc):
-            raise UnknownType(f"unknown message type 0x{data[3] & 0x7F:02x}") from None
-        raise BadPayload(str(exc)) from None
     except ConstructError as exc:
         raise BadPayload(f"message does not decode: {exc}") from None
     return Decoded(
