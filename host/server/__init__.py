@@ -1,0 +1,29 @@
+"""The access server (SQLite): holders, keys and their life cycle, locks and groups, grants
+with schedules, validation issuing signed 10-day credentials, the versioned blocklist, audit
+trails read only for a stated reason, and battery reports.
+
+    server = AccessServer.create("site.db", now_s=clock.now_s, timezone="Europe/Stockholm")
+    server.add_holder("Anna Berg", "BB-1234-567890", id06_expires_s)
+    server.add_key("K1", "Anna Berg")
+    server.add_lock("L1", group="depot", kind="padlock")
+    server.grant("K1", groups=["depot"], schedule={"days": ["mon"], "from": "07:00", "to": "16:00"})
+    validation = server.validate("K1")  # or ServerError with .code
+"""
+
+from .schedule import parse as parse_schedule
+from .server import (
+    ERROR_CODES,
+    LOW_BATTERY_SOC,
+    VALIDATION_S,
+    AccessServer,
+    AuditEvent,
+    KeyInfo,
+    Retrieval,
+    ServerError,
+    Validation,
+)
+
+__all__ = [
+    "AccessServer", "AuditEvent", "ERROR_CODES", "KeyInfo", "LOW_BATTERY_SOC", "Retrieval",
+    "ServerError", "VALIDATION_S", "Validation", "parse_schedule",
+]

@@ -1,0 +1,610 @@
+"""The access server: site, holders, keys and their life cycle, locks and groups, grants,
+validation, the blocklist, audit trails and battery readings, in one SQLite file.
+
+Every public call that changes anything runs in one transaction (db.transaction), so a crash
+mid-call leaves all of it or none of it. Bad input raises ValueError before anything is
+written. Time comes only from the `now_s` callable (the emulator's virtual clock), read once
+per call.
+"""
+
+import math
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ...firmware import crypto, signed
+from ...protocol.codes import Denial, Outcome, TargetKind
+from ...protocol.messages import MAX_BLOCKLIST, MAX_RIGHTS
+from ..errors import KeylockError
+from . import db
+from .schedule import Schedule, parse as parse_schedule, utc_windows
+
+VALIDATION_S = 10 * 86400  # one validation is good for 10 days
+LOW_BATTERY_SOC = 0.15  # the report lists keys at or below 15 %
+CARD_MAX_S = 5 * 366 * 86400  # an ID06 card is valid at most 5 years (leap days allowed for)
+U32_MAX = 0xFFFFFFFF
+KEY_STATES = ("issued", "receipt_signed", "approved")
+LOCK_KINDS = ("cylinder", "padlock")
+# Where the server's numbering starts, per kind of device: a glance at an id says what it is.
+FIRST_ID = {"keys": 1001, "locks": 101, "groups": 1, "phones": 501}
+# Refusals of a validation, in the order they are checked (see validate()).
+ERROR_CODES = ("offline", "blocked", "card_expired", "not_activated", "unapproved")
+
+
+class ServerError(KeylockError):
+    """The server refused, for a reason SCENARIOS.md names: `.code` is one of ERROR_CODES."""
+
+    def __init__(self, code, message):
+        assert code in ERROR_CODES, code
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What a successful validation hands to the key (through the phone or wall programmer)."""
+
+    server_time: int  # UNIX seconds: the key sets its clock from it
+    credential: dict  # the fields of protocol Credential, MACed by the server
+    blocklist: dict  # a signed blocklist update: version, key_ids, mac
+    audit_stored: int  # how many of the uploaded audit events were new
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    key_id: int
+    holder: str
+    state: str  # one of KEY_STATES
+    blocked: bool
+    validated_at_s: int | None
+    valid_until_s: int | None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """An audit record as uploaded (the fields of protocol AuditRecord), with names."""
+
+    seq: int
+    time: int  # UNIX seconds, the lock's time of the event
+    key_id: int
+    lock_id: int
+    outcome: int  # Outcome
+    reason: int  # Denial
+    key: str | None  # the key's name, None if the site does not know the id
+    lock: str | None
+
+    @property
+    def result(self):
+        """"granted" or "denied" (SCENARIOS.md's audit step)."""
+        return Outcome(self.outcome).name.lower()
+
+    @property
+    def denied(self):
+        """The denial reason's public name, or None for a granted event."""
+        return None if self.outcome == Outcome.GRANTED else Denial(self.reason).name.lower()
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """One read of the audit trail: who, when, why and what."""
+
+    time_s: int
+    by: str
+    reason: str
+    lock: str | None
+    key: str | None
+    last: int | None
+    events: int  # how many events were returned
+
+
+def _name(value, what):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"a {what} name must be a non-empty string, got {value!r}")
+    return value
+
+
+def _u32(value, what):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= U32_MAX:
+        raise ValueError(f"{what} must be an integer from 0 to {U32_MAX}, got {value!r}")
+    return value
+
+
+def _soc(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0 <= value <= 1:
+        raise ValueError(f"a state of charge is a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def _names(value, what):
+    """A list of names from a list or a single name; an empty list is refused."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{what} must be a non-empty list of names, got {value!r}")
+    return [_name(v, what[:-1]) for v in value]
+
+
+_AUDIT_FIELDS = ("seq", "time", "key_id", "lock_id", "outcome", "reason")
+
+
+def _audit_record(record):
+    """An uploaded AuditRecord (a dict or construct Container) -> a row; extra fields are
+    ignored, missing or out-of-range ones refused."""
+    try:
+        row = tuple(record[f] for f in _AUDIT_FIELDS)
+    except (KeyError, TypeError):
+        raise ValueError(f"an audit record needs the fields {', '.join(_AUDIT_FIELDS)}, got {record!r}") from None
+    for field, value in zip(_AUDIT_FIELDS, row):
+        _u32(value, f"audit record {field}")
+    if row[4] not in set(Outcome) or row[5] not in set(Denial):
+        raise ValueError(f"an audit record has an unknown outcome or reason: {record!r}")
+    return tuple(int(v) for v in row)
+
+
+class AccessServer:
+    """One site's access server on one SQLite file. Use create() or open()."""
+
+    def __init__(self, conn, now_s):
+        self._conn = conn
+        self._now_s = now_s
+        secret, tz = conn.execute("SELECT secret, timezone FROM site").fetchone()
+        self._site_secret = bytes(secret)
+        self._site = crypto.HmacKey(self._site_secret)
+        self._server = crypto.server_key(self._site)
+        self._tz = ZoneInfo(tz)
+        # Test-only: called before each write statement, so a test can kill the process in
+        # the middle of an operation (tests/server/test_crash.py).
+        self._write_hook = None
+
+    # --- opening ----------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path, *, now_s, timezone="UTC"):
+        """A new site in a new (or empty) database file, with a fresh 32-byte site secret."""
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise ValueError(f"unknown time zone {timezone!r} (an IANA name such as Europe/Stockholm)") from None
+        conn = db.connect(path)
+        try:
+            db.migrate(conn)
+            with db.transaction(conn):
+                if conn.execute("SELECT 1 FROM site").fetchone():
+                    raise ValueError(f"{path} already holds a site: use AccessServer.open")
+                now = _u32(int(now_s()), "the clock")
+                conn.execute("INSERT INTO site (id, secret, timezone, created_at_s) VALUES (1, ?, ?, ?)",
+                             (secrets.token_bytes(32), timezone, now))
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, now_s)
+
+    @classmethod
+    def open(cls, path, *, now_s):
+        """An existing site; the schema is migrated to the current version first."""
+        if path != ":memory:" and not os.path.exists(path):
+            raise FileNotFoundError(f"no access-server database at {path}: create one first")
+        conn = db.connect(path)
+        try:
+            db.migrate(conn)
+            if not conn.execute("SELECT 1 FROM site").fetchone():
+                raise ValueError(f"{path} holds no site: use AccessServer.create")
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, now_s)
+
+    def close(self):
+        self._conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def timezone(self):
+        return self._tz.key
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    def _now(self):
+        return _u32(int(self._now_s()), "the clock")
+
+    def _write(self, sql, params=()):
+        if self._write_hook is not None:
+            self._write_hook()
+        return self._conn.execute(sql, params)
+
+    def _one(self, sql, params=()):
+        return self._conn.execute(sql, params).fetchone()
+
+    def _id(self, table, name):
+        row = self._one(f"SELECT id FROM {table} WHERE name = ?", (name,))
+        if row is None:
+            raise ValueError(f"unknown {table[:-1]} {name!r}")
+        return row[0]
+
+    def _name_of(self, table, id_):
+        row = self._one(f"SELECT name FROM {table} WHERE id = ?", (id_,))
+        if row is None:
+            raise ValueError(f"unknown {table[:-1]} id {id_!r}")
+        return row[0]
+
+    def _insert_named(self, table, name, columns=(), values=()):
+        """Insert a device under the next free id of its kind; a taken name is refused."""
+        _name(name, table[:-1])
+        if self._one(f"SELECT 1 FROM {table} WHERE name = ?", (name,)):
+            raise ValueError(f"a {table[:-1]} named {name!r} already exists")
+        (new_id,) = self._one(f"SELECT coalesce(max(id) + 1, ?) FROM {table}", (FIRST_ID[table],))
+        cols = ", ".join(("id", "name") + tuple(columns))
+        marks = ", ".join("?" * (2 + len(columns)))
+        self._write(f"INSERT INTO {table} ({cols}) VALUES ({marks})", (new_id, name) + tuple(values))
+        return new_id
+
+    # --- names and ids ----------------------------------------------------------------
+
+    def key_id(self, name):
+        return self._id("keys", name)
+
+    def key_name(self, key_id):
+        return self._name_of("keys", key_id)
+
+    def lock_id(self, name):
+        return self._id("locks", name)
+
+    def lock_name(self, lock_id):
+        return self._name_of("locks", lock_id)
+
+    def group_id(self, name):
+        return self._id("groups", name)
+
+    def group_name(self, group_id):
+        return self._name_of("groups", group_id)
+
+    def phone_id(self, name):
+        return self._id("phones", name)
+
+    def phone_name(self, phone_id):
+        return self._name_of("phones", phone_id)
+
+    # --- holders ----------------------------------------------------------------------
+
+    def add_holder(self, name, id06, id06_expires_s, blocked=False):
+        """A key holder and their ID06 card (number, expiry, blocked flag). A card valid
+        for more than 5 years from now is refused; an already expired one is allowed."""
+        _name(name, "holder")
+        _name(id06, "ID06 card")
+        _u32(id06_expires_s, "id06_expires_s")
+        if not isinstance(blocked, bool):
+            raise ValueError(f"blocked must be True or False, got {blocked!r}")
+        with db.transaction(self._conn):
+            now = self._now()
+            if id06_expires_s > now + CARD_MAX_S:
+                raise ValueError(f"ID06 card {id06!r} cannot be valid for more than 5 years")
+            if self._one("SELECT 1 FROM holders WHERE name = ?", (name,)):
+                raise ValueError(f"a holder named {name!r} already exists")
+            if self._one("SELECT 1 FROM holders WHERE id06 = ?", (id06,)):
+                raise ValueError(f"ID06 card {id06!r} already belongs to a holder")
+            self._write("INSERT INTO holders (name, id06, id06_expires_s, blocked) VALUES (?, ?, ?, ?)",
+                        (name, id06, id06_expires_s, int(blocked)))
+
+    def block_card(self, id06):
+        """Block a holder's ID06 card: none of their keys can be validated any more."""
+        with db.transaction(self._conn):
+            if not self._one("SELECT 1 FROM holders WHERE id06 = ?", (id06,)):
+                raise ValueError(f"unknown ID06 card {id06!r}")
+            self._write("UPDATE holders SET blocked = 1 WHERE id06 = ?", (id06,))
+
+    # --- keys and their life cycle ----------------------------------------------------
+
+    def add_key(self, name, holder, state="approved", not_before_s=0, not_after_s=U32_MAX):
+        """A key handed to `holder` (a holder's name). `state` says how far its life cycle
+        has gone: "issued" (receipt not signed), "receipt_signed" or its synonym
+        "unapproved" (application not approved), "approved". The key's rights are valid
+        from not_before_s to not_after_s. Returns the key's id."""
+        state = "receipt_signed" if state == "unapproved" else state
+        if state not in KEY_STATES:
+            raise ValueError(f"a key's state is one of issued, receipt_signed, unapproved, approved; got {state!r}")
+        _u32(not_before_s, "not_before_s")
+        _u32(not_after_s, "not_after_s")
+        if not_before_s >= not_after_s:
+            raise ValueError("a key's not_before_s must come before its not_after_s")
+        with db.transaction(self._conn):
+            holder_id = self._id("holders", _name(holder, "holder"))
+            return self._insert_named("keys", name, ("holder_id", "state", "not_before_s", "not_after_s"),
+                                      (holder_id, state, not_before_s, not_after_s))
+
+    def _advance(self, key, from_state, to_state, refusal):
+        with db.transaction(self._conn):
+            key_id = self._id("keys", key)
+            (state,) = self._one("SELECT state FROM keys WHERE id = ?", (key_id,))
+            if state != from_state:
+                raise ValueError(f"key {key!r} is {state}: {refusal}")
+            self._write("UPDATE keys SET state = ? WHERE id = ?", (to_state, key_id))
+
+    def sign_receipt(self, key):
+        """The holder signed for the key: issued -> receipt_signed."""
+        self._advance(key, "issued", "receipt_signed", "only an issued key's receipt can be signed")
+
+    def approve(self, key):
+        """The holder's access application is approved: receipt_signed -> approved."""
+        self._advance(key, "receipt_signed", "approved", "only a key whose receipt is signed can be approved")
+
+    def key_info(self, key):
+        key_id = self._id("keys", key)
+        row = self._one(
+            """SELECT h.name, k.state, k.validated_at_s, k.valid_until_s, b.key_id IS NOT NULL
+               FROM keys k JOIN holders h ON h.id = k.holder_id
+               LEFT JOIN blocklist b ON b.key_id = k.id WHERE k.id = ?""", (key_id,))
+        holder, state, validated_at_s, valid_until_s, blocked = row
+        return KeyInfo(key, key_id, holder, state, bool(blocked), validated_at_s, valid_until_s)
+
+    def provision_key(self, name):
+        """(key_id, key_secret): what is written into the key at manufacture."""
+        key_id = self._id("keys", name)
+        return key_id, crypto.key_secret(self._site, key_id)
+
+    # --- locks, groups, phones --------------------------------------------------------
+
+    def add_group(self, name):
+        """A lock group (key bundle). Returns its id."""
+        with db.transaction(self._conn):
+            return self._insert_named("groups", name)
+
+    def add_lock(self, name, group=None, kind="cylinder"):
+        """A lock, optionally in a group (a name, or a list of names); a group not yet
+        known is created. Returns the lock's id."""
+        if kind not in LOCK_KINDS:
+            raise ValueError(f"a lock's kind is cylinder or padlock, got {kind!r}")
+        groups = [] if group is None else _names(group, "groups")
+        with db.transaction(self._conn):
+            lock_id = self._insert_named("locks", name, ("kind",), (kind,))
+            for group_name in dict.fromkeys(groups):
+                row = self._one("SELECT id FROM groups WHERE name = ?", (group_name,))
+                group_id = row[0] if row else self._insert_named("groups", group_name)
+                self._write("INSERT INTO lock_groups (lock_id, group_id) VALUES (?, ?)", (lock_id, group_id))
+            return lock_id
+
+    def provision_lock(self, name):
+        """(lock_id, [group_ids], site_secret): what is written into the lock."""
+        lock_id = self._id("locks", name)
+        groups = [r[0] for r in self._conn.execute(
+            "SELECT group_id FROM lock_groups WHERE lock_id = ? ORDER BY group_id", (lock_id,))]
+        return lock_id, groups, self._site_secret
+
+    def add_phone(self, name):
+        """A phone running the validation app. Returns its id."""
+        with db.transaction(self._conn):
+            return self._insert_named("phones", name)
+
+    # --- grants -----------------------------------------------------------------------
+
+    def _targets(self, locks, groups):
+        """[(lock_id, group_id)] for the named targets, one of each pair None."""
+        if locks is None and groups is None:
+            raise ValueError("name the locks or the groups")
+        targets = []
+        for name in [] if locks is None else _names(locks, "locks"):
+            targets.append((self._id("locks", name), None))
+        for name in [] if groups is None else _names(groups, "groups"):
+            targets.append((None, self._id("groups", name)))
+        return list(dict.fromkeys(targets))
+
+    def grant(self, key, locks=None, groups=None, schedule=None):
+        """Give `key` access to locks and/or groups, always or on a weekly schedule in the
+        site's local time ({days: [mon, ...], from: "07:00", to: "16:00"}). Grants add up:
+        granting another window on the same target widens access. The key receives them
+        at its next validation."""
+        sched = parse_schedule(schedule)
+        with db.transaction(self._conn):
+            key_id = self._id("keys", _name(key, "key"))
+            for lock_id, group_id in self._targets(locks, groups):
+                self._write(
+                    """INSERT OR IGNORE INTO grants (key_id, lock_id, group_id, days, from_min, to_min)
+                       VALUES (?, ?, ?, ?, ?, ?)""",
+                    (key_id, lock_id, group_id, sched.days, sched.from_min, sched.to_min))
+            count = len(self._rights(key_id, self._now()))
+            if count > MAX_RIGHTS:  # the credential could not carry them: undo the grant
+                raise ValueError(f"key {key!r} would have {count} access rights; a credential holds {MAX_RIGHTS}")
+
+    def revoke(self, key, locks=None, groups=None):
+        """Remove every grant (all windows) `key` has on these locks and/or groups. A target
+        the key has no grant on is refused. The key loses them at its next validation."""
+        with db.transaction(self._conn):
+            key_id = self._id("keys", _name(key, "key"))
+            for lock_id, group_id in self._targets(locks, groups):
+                gone = self._write(
+                    "DELETE FROM grants WHERE key_id = ? AND lock_id IS ? AND group_id IS ?",
+                    (key_id, lock_id, group_id)).rowcount
+                if not gone:
+                    what = self.lock_name(lock_id) if lock_id else self.group_name(group_id)
+                    raise ValueError(f"key {key!r} has no grant on {what!r}")
+
+    def _utc_offset_min(self, now_s):
+        offset = datetime.fromtimestamp(now_s, self._tz).utcoffset()
+        return int(offset.total_seconds() // 60)
+
+    def _rights(self, key_id, now_s):
+        """The key's grants as credential AccessRights in UTC, converted with the site's
+        UTC offset at `now_s`: one target's windows are merged, then split per UTC day."""
+        per_target = {}
+        for lock_id, group_id, days, from_min, to_min in self._conn.execute(
+                "SELECT lock_id, group_id, days, from_min, to_min FROM grants WHERE key_id = ?", (key_id,)):
+            target = (TargetKind.LOCK, lock_id) if lock_id else (TargetKind.GROUP, group_id)
+            per_target.setdefault(target, []).append(Schedule(days, from_min, to_min))
+        offset_min = self._utc_offset_min(now_s)
+        rights = []
+        for (kind, target), schedules in sorted(per_target.items()):
+            for days, from_min, to_min in utc_windows(schedules, offset_min):
+                rights.append({"target": target, "kind": int(kind), "days": days,
+                               "from_min": from_min, "to_min": to_min})
+        return rights
+
+    # --- validation -------------------------------------------------------------------
+
+    def validate(self, key, online=True, audit=(), soc=None):
+        """Validate `key` for 10 days: a signed credential, the server time and the signed
+        blocklist. The key's audit records (protocol AuditRecord fields) are stored, each
+        (lock_id, seq) once, and `soc` as a battery reading.
+
+        Checked in this order, the first that applies wins (ServerError.code):
+        offline (nothing is reachable, nothing recorded); blocked (a lost key is reported
+        as such whatever else is wrong with it); card_expired (the holder's ID06 card is
+        expired or blocked: no identity, no access); not_activated (receipt not signed);
+        unapproved (application not approved). The life-cycle checks follow the life
+        cycle: an issued key is also unapproved, but the first missing step is reported.
+        A refused key that reached the server still uploads its audit and battery
+        reading: they are evidence, not a privilege. Unknown names and malformed records
+        raise ValueError first and change nothing.
+        """
+        key_id = self._id("keys", _name(key, "key"))
+        if not online:
+            raise ServerError("offline", "the access server cannot be reached: validation is impossible offline")
+        records = [_audit_record(r) for r in audit]
+        soc = None if soc is None else _soc(soc)
+        refusal = None
+        with db.transaction(self._conn):
+            now = self._now()
+            stored = self._store_audit(records, now)
+            if soc is not None:
+                self._write("INSERT INTO battery_readings (key_id, time_s, soc) VALUES (?, ?, ?)", (key_id, now, soc))
+            state, not_after_s, not_before_s, blocked, card_blocked, card_expires_s = self._one(
+                """SELECT k.state, k.not_after_s, k.not_before_s, b.key_id IS NOT NULL, h.blocked, h.id06_expires_s
+                   FROM keys k JOIN holders h ON h.id = k.holder_id
+                   LEFT JOIN blocklist b ON b.key_id = k.id WHERE k.id = ?""", (key_id,))
+            if blocked:
+                refusal = ("blocked", f"key {key!r} is blocked")
+            elif card_blocked or now >= card_expires_s:
+                refusal = ("card_expired", f"the ID06 card of key {key!r}'s holder is {'blocked' if card_blocked else 'expired'}")
+            elif state == "issued":
+                refusal = ("not_activated", f"the receipt for key {key!r} is not signed")
+            elif state == "receipt_signed":
+                refusal = ("unapproved", f"the access application for key {key!r} is not approved")
+            else:
+                rights = self._rights(key_id, now)
+                if len(rights) > MAX_RIGHTS:  # only if a DST change split more windows than at grant time
+                    raise ValueError(f"key {key!r} has {len(rights)} access rights; a credential holds {MAX_RIGHTS}")
+                valid_until = min(now + VALIDATION_S, not_after_s)
+                version = self._blocklist_version()
+                credential = signed.sign_credential(self._server, {
+                    "key_id": key_id, "issued_at": now, "not_before": not_before_s, "not_after": not_after_s,
+                    "valid_until": valid_until, "blocklist_version": version, "rights": rights,
+                    "mac": bytes(16)})
+                blocklist = self._signed_blocklist(version)
+                self._write("UPDATE keys SET validated_at_s = ?, valid_until_s = ? WHERE id = ?",
+                            (now, valid_until, key_id))
+        # Raised after the commit: the upload above is kept even when the key is refused.
+        if refusal:
+            raise ServerError(*refusal)
+        return Validation(now, credential, blocklist, stored)
+
+    # --- blocklist --------------------------------------------------------------------
+
+    def _blocklist_version(self):
+        return self._one("SELECT blocklist_version FROM site")[0]
+
+    def _signed_blocklist(self, version):
+        key_ids = [r[0] for r in self._conn.execute("SELECT key_id FROM blocklist")]
+        return signed.sign_blocklist(self._server, version, key_ids)
+
+    def _change_blocklist(self, key, blocked):
+        with db.transaction(self._conn):
+            key_id = self._id("keys", _name(key, "key"))
+            if blocked == bool(self._one("SELECT 1 FROM blocklist WHERE key_id = ?", (key_id,))):
+                return self._blocklist_version()  # no change, no new version for locks to adopt
+            if blocked:
+                (size,) = self._one("SELECT count(*) FROM blocklist")
+                if size >= MAX_BLOCKLIST:
+                    raise ValueError(f"the blocklist is full ({MAX_BLOCKLIST} keys, what a BLOCKLIST_UPDATE carries)")
+                self._write("INSERT INTO blocklist (key_id) VALUES (?)", (key_id,))
+            else:
+                self._write("DELETE FROM blocklist WHERE key_id = ?", (key_id,))
+            self._write("UPDATE site SET blocklist_version = blocklist_version + 1")
+            return self._blocklist_version()
+
+    def block(self, key):
+        """Put a (lost) key on the blocklist; it can no longer be validated, and locks deny
+        it once another key carries them the new list. Returns the blocklist version, which
+        changes only if the list did."""
+        return self._change_blocklist(key, True)
+
+    def unblock(self, key):
+        """Take a key off the blocklist. Returns the blocklist version."""
+        return self._change_blocklist(key, False)
+
+    def blocklist(self):
+        """The current blocklist as a signed update: {version, key_ids, mac}."""
+        return self._signed_blocklist(self._blocklist_version())
+
+    # --- audit ------------------------------------------------------------------------
+
+    def _store_audit(self, records, now):
+        stored = 0
+        for row in records:
+            stored += self._write(
+                """INSERT OR IGNORE INTO audit_events (seq, time_s, key_id, lock_id, outcome, reason, uploaded_at_s)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""", row + (now,)).rowcount
+        return stored
+
+    def audit(self, lock=None, key=None, *, reason, by, last=None):
+        """Audit events (of a lock, of a key, or both filters), oldest first; `last` keeps
+        only the newest N. Logs are read only for a stated need: `reason` and `by` are
+        required, and every retrieval is recorded (audit_retrievals())."""
+        if not isinstance(reason, str) or not reason.strip():
+            raise ValueError("reading the audit trail needs a stated reason")
+        if not isinstance(by, str) or not by.strip():
+            raise ValueError("reading the audit trail needs the name of who reads it")
+        if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+            raise ValueError(f"last must be a positive integer, got {last!r}")
+        where, params = [], []
+        lock_id = None if lock is None else self._id("locks", lock)
+        key_id = None if key is None else self._id("keys", key)
+        if lock_id is not None:
+            where.append("e.lock_id = ?")
+            params.append(lock_id)
+        if key_id is not None:
+            where.append("e.key_id = ?")
+            params.append(key_id)
+        sql = f"""SELECT e.seq, e.time_s, e.key_id, e.lock_id, e.outcome, e.reason, k.name, l.name
+                  FROM audit_events e LEFT JOIN keys k ON k.id = e.key_id LEFT JOIN locks l ON l.id = e.lock_id
+                  {"WHERE " + " AND ".join(where) if where else ""}
+                  ORDER BY e.time_s DESC, e.lock_id DESC, e.seq DESC"""
+        if last is not None:
+            sql += " LIMIT ?"
+            params.append(last)
+        with db.transaction(self._conn):
+            events = [AuditEvent(*row) for row in self._conn.execute(sql, params)][::-1]
+            self._write(
+                "INSERT INTO audit_retrievals (time_s, by, reason, lock_id, key_id, last, events) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._now(), by.strip(), reason.strip(), lock_id, key_id, last, len(events)))
+        return events
+
+    def audit_retrievals(self):
+        """Every read of the audit trail, oldest first."""
+        rows = self._conn.execute(
+            """SELECT r.time_s, r.by, r.reason, l.name, k.name, r.last, r.events FROM audit_retrievals r
+               LEFT JOIN locks l ON l.id = r.lock_id LEFT JOIN keys k ON k.id = r.key_id ORDER BY r.id""")
+        return [Retrieval(*row) for row in rows]
+
+    # --- battery ----------------------------------------------------------------------
+
+    def battery_reading(self, key, soc):
+        """Record a key's state of charge (0-1) at the current time."""
+        soc = _soc(soc)
+        with db.transaction(self._conn):
+            key_id = self._id("keys", _name(key, "key"))
+            self._write("INSERT INTO battery_readings (key_id, time_s, soc) VALUES (?, ?, ?)", (key_id, self._now(), soc))
+
+    def battery_report(self):
+        """Names of the keys whose latest reading is at or below 15 %, sorted."""
+        rows = self._conn.execute(
+            """SELECT k.name FROM keys k JOIN battery_readings b ON b.id = (
+                   SELECT id FROM battery_readings WHERE key_id = k.id ORDER BY time_s DESC, id DESC LIMIT 1)
+               WHERE b.soc <= ? ORDER BY k.name""", (LOW_BATTERY_SOC,))
+        return [r[0] for r in rows]
