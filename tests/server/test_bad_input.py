@@ -1,0 +1,83 @@
+# Bad input gets a clear error and changes nothing: the whole database is compared before
+# and after each refused call (read through a second connection, as another process would).
+import sqlite3
+
+import pytest
+from server_testkit import START_S, YEAR_S
+
+from keylock.host.server import ServerError
+
+
+def dump(db_path):
+    conn = sqlite3.connect(db_path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def busy_site(site):
+    site.grant("K1", locks=["L1"], schedule={"days": ["mon"], "from": "07:00", "to": "16:00"})
+    site.validate("K1", audit=[{"seq": 1, "time": START_S, "key_id": 1001, "lock_id": 101, "outcome": 0, "reason": 0}])
+    site.add_phone("P1")
+    return site
+
+
+BAD_CALLS = [
+    ("add_holder", ("Anna Berg", "BB-9", START_S + YEAR_S), "already exists"),  # duplicate name
+    ("add_holder", ("Bo", "BB-1234-567890", START_S + YEAR_S), "already belongs"),  # duplicate card
+    ("add_holder", ("Bo", "BB-9", START_S + 6 * YEAR_S), "5 years"),
+    ("add_holder", ("", "BB-9", START_S + YEAR_S), "non-empty"),
+    ("add_holder", ("Bo", "BB-9", -1), "integer"),
+    ("block_card", ("BB-0",), "unknown ID06"),
+    ("add_key", ("K1", "Anna Berg"), "already exists"),
+    ("add_key", ("K2", "Nobody"), "unknown holder"),
+    ("add_key", ("K2", "Anna Berg", "lost"), "state"),
+    ("add_key", ("K2", "Anna Berg", "approved", 10, 10), "before"),
+    ("sign_receipt", ("K1",), "issued"),
+    ("approve", ("K9",), "unknown key"),
+    ("add_lock", ("L1",), "already exists"),
+    ("add_lock", ("L9", None, "door"), "cylinder or padlock"),
+    ("add_lock", ("L9", []), "non-empty"),
+    ("add_group", ("depot",), "already exists"),
+    ("add_phone", ("P1",), "already exists"),
+    ("grant", ("K9", ["L1"]), "unknown key"),
+    ("grant", ("K1", ["L1", "L9"]), "unknown lock"),  # the first lock must not be granted either
+    ("grant", ("K1", None, ["nowhere"]), "unknown group"),
+    ("grant", ("K1",), "name the locks"),
+    ("grant", ("K1", []), "non-empty"),
+    ("grant", ("K1", ["L2"], None, {"days": ["mon"], "from": "7", "to": "16:00"}), "07:00"),
+    ("revoke", ("K1", ["L2"]), "no grant"),
+    ("revoke", ("K1", ["L1", "L2"]), "no grant"),  # L1's grant must survive
+    ("validate", ("K9",), "unknown key"),
+    ("block", ("K9",), "unknown key"),
+    ("unblock", ("K9",), "unknown key"),
+    ("battery_reading", ("K1", 2), "state of charge"),
+    ("provision_key", ("K9",), "unknown key"),
+    ("provision_lock", ("L9",), "unknown lock"),
+    ("key_id", ("K9",), "unknown key"),
+    ("lock_name", (999,), "unknown lock"),
+]
+
+
+@pytest.mark.parametrize("method, args, message", BAD_CALLS, ids=[f"{m}{i}" for i, (m, _, _) in enumerate(BAD_CALLS)])
+def test_bad_input_raises_and_changes_nothing(busy_site, db_path, method, args, message):
+    before = dump(db_path)
+    with pytest.raises(ValueError, match=message):
+        getattr(busy_site, method)(*args)
+    assert dump(db_path) == before
+    busy_site.add_key("K-after", "Anna Berg")  # the connection is still usable: no open transaction
+
+
+def test_refusals_are_not_value_errors(busy_site):
+    busy_site.block("K1")
+    with pytest.raises(ServerError) as info:
+        busy_site.validate("K1")
+    assert not isinstance(info.value, ValueError)
+
+
+def test_an_unknown_time_zone_is_refused(tmp_path, clock):
+    from keylock.host.server import AccessServer
+    with pytest.raises(ValueError, match="time zone"):
+        AccessServer.create(str(tmp_path / "x.db"), now_s=clock, timezone="Mars/Olympus")
