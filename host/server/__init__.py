@@ -11,17 +11,8 @@ trails read only for a stated reason, and battery reports.
 """
 
 from .schedule import parse as parse_schedule
-from .server import (
-    ERROR_CODES,
-    LOW_BATTERY_SOC,
-    VALIDATION_S,
-    AccessServer,
-    AuditEvent,
-    KeyInfo,
-    Retrieval,
-    ServerError,
-    Validation,
-)
+from .records import ERROR_CODES, AuditEvent, KeyInfo, Retrieval, ServerError, Validation
+from .server import LOW_BATTERY_SOC, VALIDATION_S, AccessServer
 
 __all__ = [
     "AccessServer", "AuditEvent", "ERROR_CODES", "KeyInfo", "LOW_BATTERY_SOC", "Retrieval",

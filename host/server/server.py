@@ -7,142 +7,37 @@ written. Time comes only from the `now_s` callable (the emulator's virtual clock
 per call.
 """
 
-import math
 import os
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...firmware import crypto, signed
-from ...protocol.codes import Denial, Outcome, TargetKind
+from ...protocol.codes import TargetKind
 from ...protocol.messages import MAX_BLOCKLIST, MAX_RIGHTS
-from ..errors import KeylockError
 from . import db
+from .records import (
+    U32_MAX,
+    AuditEvent,
+    KeyInfo,
+    Retrieval,
+    ServerError,
+    Validation,
+    audit_row,
+    check_name,
+    check_names,
+    check_soc,
+    check_u32,
+)
 from .schedule import Schedule, parse as parse_schedule, utc_windows
 
 VALIDATION_S = 10 * 86400  # one validation is good for 10 days
 LOW_BATTERY_SOC = 0.15  # the report lists keys at or below 15 %
 CARD_MAX_S = 5 * 366 * 86400  # an ID06 card is valid at most 5 years (leap days allowed for)
-U32_MAX = 0xFFFFFFFF
 KEY_STATES = ("issued", "receipt_signed", "approved")
 LOCK_KINDS = ("cylinder", "padlock")
 # Where the server's numbering starts, per kind of device: a glance at an id says what it is.
 FIRST_ID = {"keys": 1001, "locks": 101, "groups": 1, "phones": 501}
-# Refusals of a validation, in the order they are checked (see validate()).
-ERROR_CODES = ("offline", "blocked", "card_expired", "not_activated", "unapproved")
-
-
-class ServerError(KeylockError):
-    """The server refused, for a reason SCENARIOS.md names: `.code` is one of ERROR_CODES."""
-
-    def __init__(self, code, message):
-        assert code in ERROR_CODES, code
-        super().__init__(f"{code}: {message}")
-        self.code = code
-
-
-@dataclass(frozen=True)
-class Validation:
-    """What a successful validation hands to the key (through the phone or wall programmer)."""
-
-    server_time: int  # UNIX seconds: the key sets its clock from it
-    credential: dict  # the fields of protocol Credential, MACed by the server
-    blocklist: dict  # a signed blocklist update: version, key_ids, mac
-    audit_stored: int  # how many of the uploaded audit events were new
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    name: str
-    key_id: int
-    holder: str
-    state: str  # one of KEY_STATES
-    blocked: bool
-    validated_at_s: int | None
-    valid_until_s: int | None
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    """An audit record as uploaded (the fields of protocol AuditRecord), with names."""
-
-    seq: int
-    time: int  # UNIX seconds, the lock's time of the event
-    key_id: int
-    lock_id: int
-    outcome: int  # Outcome
-    reason: int  # Denial
-    key: str | None  # the key's name, None if the site does not know the id
-    lock: str | None
-
-    @property
-    def result(self):
-        """"granted" or "denied" (SCENARIOS.md's audit step)."""
-        return Outcome(self.outcome).name.lower()
-
-    @property
-    def denied(self):
-        """The denial reason's public name, or None for a granted event."""
-        return None if self.outcome == Outcome.GRANTED else Denial(self.reason).name.lower()
-
-
-@dataclass(frozen=True)
-class Retrieval:
-    """One read of the audit trail: who, when, why and what."""
-
-    time_s: int
-    by: str
-    reason: str
-    lock: str | None
-    key: str | None
-    last: int | None
-    events: int  # how many events were returned
-
-
-def _name(value, what):
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"a {what} name must be a non-empty string, got {value!r}")
-    return value
-
-
-def _u32(value, what):
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= U32_MAX:
-        raise ValueError(f"{what} must be an integer from 0 to {U32_MAX}, got {value!r}")
-    return value
-
-
-def _soc(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0 <= value <= 1:
-        raise ValueError(f"a state of charge is a number from 0 to 1, got {value!r}")
-    return float(value)
-
-
-def _names(value, what):
-    """A list of names from a list or a single name; an empty list is refused."""
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ValueError(f"{what} must be a non-empty list of names, got {value!r}")
-    return [_name(v, what[:-1]) for v in value]
-
-
-_AUDIT_FIELDS = ("seq", "time", "key_id", "lock_id", "outcome", "reason")
-
-
-def _audit_record(record):
-    """An uploaded AuditRecord (a dict or construct Container) -> a row; extra fields are
-    ignored, missing or out-of-range ones refused."""
-    try:
-        row = tuple(record[f] for f in _AUDIT_FIELDS)
-    except (KeyError, TypeError):
-        raise ValueError(f"an audit record needs the fields {', '.join(_AUDIT_FIELDS)}, got {record!r}") from None
-    for field, value in zip(_AUDIT_FIELDS, row):
-        _u32(value, f"audit record {field}")
-    if row[4] not in set(Outcome) or row[5] not in set(Denial):
-        raise ValueError(f"an audit record has an unknown outcome or reason: {record!r}")
-    return tuple(int(v) for v in row)
 
 
 class AccessServer:
@@ -175,7 +70,7 @@ class AccessServer:
             with db.transaction(conn):
                 if conn.execute("SELECT 1 FROM site").fetchone():
                     raise ValueError(f"{path} already holds a site: use AccessServer.open")
-                now = _u32(int(now_s()), "the clock")
+                now = check_u32(int(now_s()), "the clock")
                 conn.execute("INSERT INTO site (id, secret, timezone, created_at_s) VALUES (1, ?, ?, ?)",
                              (secrets.token_bytes(32), timezone, now))
         except BaseException:
@@ -214,7 +109,7 @@ class AccessServer:
     # --- plumbing ---------------------------------------------------------------------
 
     def _now(self):
-        return _u32(int(self._now_s()), "the clock")
+        return check_u32(int(self._now_s()), "the clock")
 
     def _write(self, sql, params=()):
         if self._write_hook is not None:
@@ -238,7 +133,7 @@ class AccessServer:
 
     def _insert_named(self, table, name, columns=(), values=()):
         """Insert a device under the next free id of its kind; a taken name is refused."""
-        _name(name, table[:-1])
+        check_name(name, table[:-1])
         if self._one(f"SELECT 1 FROM {table} WHERE name = ?", (name,)):
             raise ValueError(f"a {table[:-1]} named {name!r} already exists")
         (new_id,) = self._one(f"SELECT coalesce(max(id) + 1, ?) FROM {table}", (FIRST_ID[table],))
@@ -278,9 +173,9 @@ class AccessServer:
     def add_holder(self, name, id06, id06_expires_s, blocked=False):
         """A key holder and their ID06 card (number, expiry, blocked flag). A card valid
         for more than 5 years from now is refused; an already expired one is allowed."""
-        _name(name, "holder")
-        _name(id06, "ID06 card")
-        _u32(id06_expires_s, "id06_expires_s")
+        check_name(name, "holder")
+        check_name(id06, "ID06 card")
+        check_u32(id06_expires_s, "id06_expires_s")
         if not isinstance(blocked, bool):
             raise ValueError(f"blocked must be True or False, got {blocked!r}")
         with db.transaction(self._conn):
@@ -311,12 +206,12 @@ class AccessServer:
         state = "receipt_signed" if state == "unapproved" else state
         if state not in KEY_STATES:
             raise ValueError(f"a key's state is one of issued, receipt_signed, unapproved, approved; got {state!r}")
-        _u32(not_before_s, "not_before_s")
-        _u32(not_after_s, "not_after_s")
+        check_u32(not_before_s, "not_before_s")
+        check_u32(not_after_s, "not_after_s")
         if not_before_s >= not_after_s:
             raise ValueError("a key's not_before_s must come before its not_after_s")
         with db.transaction(self._conn):
-            holder_id = self._id("holders", _name(holder, "holder"))
+            holder_id = self._id("holders", check_name(holder, "holder"))
             return self._insert_named("keys", name, ("holder_id", "state", "not_before_s", "not_after_s"),
                                       (holder_id, state, not_before_s, not_after_s))
 
@@ -362,7 +257,7 @@ class AccessServer:
         known is created. Returns the lock's id."""
         if kind not in LOCK_KINDS:
             raise ValueError(f"a lock's kind is cylinder or padlock, got {kind!r}")
-        groups = [] if group is None else _names(group, "groups")
+        groups = [] if group is None else check_names(group, "groups")
         with db.transaction(self._conn):
             lock_id = self._insert_named("locks", name, ("kind",), (kind,))
             for group_name in dict.fromkeys(groups):
@@ -390,20 +285,21 @@ class AccessServer:
         if locks is None and groups is None:
             raise ValueError("name the locks or the groups")
         targets = []
-        for name in [] if locks is None else _names(locks, "locks"):
+        for name in [] if locks is None else check_names(locks, "locks"):
             targets.append((self._id("locks", name), None))
-        for name in [] if groups is None else _names(groups, "groups"):
+        for name in [] if groups is None else check_names(groups, "groups"):
             targets.append((None, self._id("groups", name)))
         return list(dict.fromkeys(targets))
 
     def grant(self, key, locks=None, groups=None, schedule=None):
         """Give `key` access to locks and/or groups, always or on a weekly schedule in the
-        site's local time ({days: [mon, ...], from: "07:00", to: "16:00"}). Grants add up:
+        site's local time ({days: [mon, ...], from: "07:00", to: "16:00"}, or an object with
+        days, from_min and to_min such as the scenario parser's Schedule). Grants add up:
         granting another window on the same target widens access. The key receives them
         at its next validation."""
         sched = parse_schedule(schedule)
         with db.transaction(self._conn):
-            key_id = self._id("keys", _name(key, "key"))
+            key_id = self._id("keys", check_name(key, "key"))
             for lock_id, group_id in self._targets(locks, groups):
                 self._write(
                     """INSERT OR IGNORE INTO grants (key_id, lock_id, group_id, days, from_min, to_min)
@@ -417,7 +313,7 @@ class AccessServer:
         """Remove every grant (all windows) `key` has on these locks and/or groups. A target
         the key has no grant on is refused. The key loses them at its next validation."""
         with db.transaction(self._conn):
-            key_id = self._id("keys", _name(key, "key"))
+            key_id = self._id("keys", check_name(key, "key"))
             for lock_id, group_id in self._targets(locks, groups):
                 gone = self._write(
                     "DELETE FROM grants WHERE key_id = ? AND lock_id IS ? AND group_id IS ?",
@@ -463,11 +359,11 @@ class AccessServer:
         reading: they are evidence, not a privilege. Unknown names and malformed records
         raise ValueError first and change nothing.
         """
-        key_id = self._id("keys", _name(key, "key"))
+        key_id = self._id("keys", check_name(key, "key"))
         if not online:
             raise ServerError("offline", "the access server cannot be reached: validation is impossible offline")
-        records = [_audit_record(r) for r in audit]
-        soc = None if soc is None else _soc(soc)
+        records = [audit_row(r) for r in audit]
+        soc = None if soc is None else check_soc(soc)
         refusal = None
         with db.transaction(self._conn):
             now = self._now()
@@ -515,7 +411,7 @@ class AccessServer:
 
     def _change_blocklist(self, key, blocked):
         with db.transaction(self._conn):
-            key_id = self._id("keys", _name(key, "key"))
+            key_id = self._id("keys", check_name(key, "key"))
             if blocked == bool(self._one("SELECT 1 FROM blocklist WHERE key_id = ?", (key_id,))):
                 return self._blocklist_version()  # no change, no new version for locks to adopt
             if blocked:
@@ -596,9 +492,9 @@ class AccessServer:
 
     def battery_reading(self, key, soc):
         """Record a key's state of charge (0-1) at the current time."""
-        soc = _soc(soc)
+        soc = check_soc(soc)
         with db.transaction(self._conn):
-            key_id = self._id("keys", _name(key, "key"))
+            key_id = self._id("keys", check_name(key, "key"))
             self._write("INSERT INTO battery_readings (key_id, time_s, soc) VALUES (?, ?, ?)", (key_id, self._now(), soc))
 
     def battery_report(self):

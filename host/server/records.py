@@ -1,0 +1,124 @@
+"""What the access server hands out (its result types and its refusal) and the checks on
+what it is handed: kept apart from server.py so that file is only the server's logic."""
+
+import math
+from dataclasses import dataclass
+
+from ...protocol.codes import Denial, Outcome
+from ..errors import KeylockError
+
+U32_MAX = 0xFFFFFFFF
+# Refusals of a validation, in the order they are checked (see AccessServer.validate()).
+ERROR_CODES = ("offline", "blocked", "card_expired", "not_activated", "unapproved")
+
+
+class ServerError(KeylockError):
+    """The server refused, for a reason SCENARIOS.md names: `.code` is one of ERROR_CODES."""
+
+    def __init__(self, code, message):
+        assert code in ERROR_CODES, code
+        super().__init__(f"{code}: {message}")
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What a successful validation hands to the key (through the phone or wall programmer)."""
+
+    server_time: int  # UNIX seconds: the key sets its clock from it
+    credential: dict  # the fields of protocol Credential, MACed by the server
+    blocklist: dict  # a signed blocklist update: version, key_ids, mac
+    audit_stored: int  # how many of the uploaded audit events were new
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    name: str
+    key_id: int
+    holder: str
+    state: str  # one of KEY_STATES
+    blocked: bool
+    validated_at_s: int | None
+    valid_until_s: int | None
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """An audit record as uploaded (the fields of protocol AuditRecord), with names."""
+
+    seq: int
+    time: int  # UNIX seconds, the lock's time of the event
+    key_id: int
+    lock_id: int
+    outcome: int  # Outcome
+    reason: int  # Denial
+    key: str | None  # the key's name, None if the site does not know the id
+    lock: str | None
+
+    @property
+    def result(self):
+        """"granted" or "denied" (SCENARIOS.md's audit step)."""
+        return Outcome(self.outcome).name.lower()
+
+    @property
+    def denied(self):
+        """The denial reason's public name, or None for a granted event."""
+        return None if self.outcome == Outcome.GRANTED else Denial(self.reason).name.lower()
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """One read of the audit trail: who, when, why and what."""
+
+    time_s: int
+    by: str
+    reason: str
+    lock: str | None
+    key: str | None
+    last: int | None
+    events: int  # how many events were returned
+
+
+def check_name(value, what):
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"a {what} name must be a non-empty string, got {value!r}")
+    return value
+
+
+def check_u32(value, what):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= U32_MAX:
+        raise ValueError(f"{what} must be an integer from 0 to {U32_MAX}, got {value!r}")
+    return value
+
+
+def check_soc(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not 0 <= value <= 1:
+        raise ValueError(f"a state of charge is a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def check_names(value, what):
+    """A list of names from a list or a single name; an empty list is refused."""
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{what} must be a non-empty list of names, got {value!r}")
+    return [check_name(v, what[:-1]) for v in value]
+
+
+_AUDIT_FIELDS = ("seq", "time", "key_id", "lock_id", "outcome", "reason")
+
+
+def audit_row(record):
+    """An uploaded AuditRecord (a dict or construct Container) -> a row; extra fields are
+    ignored, missing or out-of-range ones refused."""
+    try:
+        row = tuple(record[f] for f in _AUDIT_FIELDS)
+    except (KeyError, TypeError):
+        raise ValueError(f"an audit record needs the fields {', '.join(_AUDIT_FIELDS)}, got {record!r}") from None
+    for field, value in zip(_AUDIT_FIELDS, row):
+        check_u32(value, f"audit record {field}")
+    if row[4] not in set(Outcome) or row[5] not in set(Denial):
+        raise ValueError(f"an audit record has an unknown outcome or reason: {record!r}")
+    return tuple(int(v) for v in row)
