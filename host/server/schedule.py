@@ -53,20 +53,35 @@ def _parse_time(value, what, allow_24):
     return hours * 60 + minutes
 
 
-def parse(schedule):
-    """The scenario form -> Schedule; None means always. Raises ValueError on anything else.
+def _minutes(value, what, allow_24):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= (DAY_MIN if allow_24 else DAY_MIN - 1):
+        raise ValueError(f"schedule {what} must be whole minutes of the day, got {value!r}")
+    return value
 
-    `days` defaults to every day, `from` to "00:00", `to` to "24:00". A `to` earlier than
-    `from` crosses midnight; equal times are refused (empty or whole day is ambiguous).
+
+def parse(schedule):
+    """A grant's schedule -> Schedule; None means always. Raises ValueError on anything else.
+
+    Either the scenario form, a mapping {days: [mon, ...], from: "07:00", to: "16:00"}
+    (`days` defaults to every day, `from` to "00:00", `to` to "24:00"), or an object with
+    `days` (day names), `from_min` and `to_min` (minutes, as the scenario parser gives). A
+    `to` earlier than `from` crosses midnight; equal times are refused (ambiguous).
     """
     if schedule is None:
         return ALWAYS
-    if not isinstance(schedule, dict):
+    if isinstance(schedule, dict):
+        unknown = set(schedule) - {"days", "from", "to"}
+        if unknown:
+            raise ValueError(f"unknown schedule field(s): {', '.join(sorted(map(str, unknown)))}")
+        days_in = schedule.get("days", DAY_NAMES)
+        from_min = _parse_time(schedule.get("from", "00:00"), "from", allow_24=False)
+        to_min = _parse_time(schedule.get("to", "24:00"), "to", allow_24=True)
+    elif all(hasattr(schedule, a) for a in ("days", "from_min", "to_min")):
+        days_in = schedule.days
+        from_min = _minutes(schedule.from_min, "from_min", allow_24=False)
+        to_min = _minutes(schedule.to_min, "to_min", allow_24=True)
+    else:
         raise ValueError(f"a schedule is a mapping of days, from and to, got {schedule!r}")
-    unknown = set(schedule) - {"days", "from", "to"}
-    if unknown:
-        raise ValueError(f"unknown schedule field(s): {', '.join(sorted(map(str, unknown)))}")
-    days_in = schedule.get("days", DAY_NAMES)
     if isinstance(days_in, str) or not isinstance(days_in, (list, tuple)) or not days_in:
         raise ValueError(f"schedule 'days' must be a non-empty list such as [mon, tue], got {days_in!r}")
     days = 0
@@ -74,10 +89,8 @@ def parse(schedule):
         if not isinstance(day, str) or day.lower() not in DAY_NAMES:
             raise ValueError(f"unknown day {day!r}: use {', '.join(DAY_NAMES)}")
         days |= DAY_BITS[DAY_NAMES.index(day.lower())]
-    from_min = _parse_time(schedule.get("from", "00:00"), "from", allow_24=False)
-    to_min = _parse_time(schedule.get("to", "24:00"), "to", allow_24=True)
     if from_min == to_min:
-        raise ValueError(f"schedule 'from' and 'to' are both {schedule.get('from')!r}: the window is empty")
+        raise ValueError(f"a schedule from {from_min} to {to_min} minutes is empty")
     return Schedule(days, from_min, to_min)
 
 

@@ -81,3 +81,18 @@ def test_an_unknown_time_zone_is_refused(tmp_path, clock):
     from keylock.host.server import AccessServer
     with pytest.raises(ValueError, match="time zone"):
         AccessServer.create(str(tmp_path / "x.db"), now_s=clock, timezone="Mars/Olympus")
+
+
+def test_more_rights_than_a_credential_carries_are_refused(clock):
+    from keylock.host.server import AccessServer
+    from keylock.protocol.messages import MAX_RIGHTS
+    with AccessServer.create(":memory:", now_s=clock) as server:
+        server.add_holder("H", "C", START_S + YEAR_S)
+        server.add_key("K", "H")
+        locks = [f"L{i}" for i in range(MAX_RIGHTS + 1)]
+        for lock in locks:
+            server.add_lock(lock)
+        server.grant("K", locks=locks[:MAX_RIGHTS])
+        with pytest.raises(ValueError, match="access rights"):
+            server.grant("K", locks=locks[MAX_RIGHTS:])
+        assert len(server.validate("K").credential["rights"]) == MAX_RIGHTS

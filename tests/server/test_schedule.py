@@ -138,3 +138,16 @@ def test_conversion_covers_exactly_the_shifted_local_minutes(scheds, offset_min)
 def test_times_parse_to_minutes(day, hours, minutes):
     sched = parse_schedule({"days": [day], "from": f"{hours:02d}:{minutes:02d}", "to": "24:00"})
     assert sched.from_min == hours * 60 + minutes
+
+
+def test_the_scenario_parser_form_is_accepted():
+    # host.scenario gives schedules as day names and minutes: the same Schedule results.
+    from types import SimpleNamespace
+    parsed = SimpleNamespace(days=("mon", "tue", "wed", "thu", "fri"), from_min=420, to_min=960)
+    assert parse_schedule(parsed) == parse_schedule(WORKDAYS)
+    for bad in (SimpleNamespace(days=("mon",), from_min=420, to_min=1441),
+                SimpleNamespace(days=("mon",), from_min=-1, to_min=60),
+                SimpleNamespace(days=(), from_min=0, to_min=60),
+                SimpleNamespace(days=("mon",), from_min=60, to_min=60)):
+        with pytest.raises(ValueError):
+            parse_schedule(bad)
