@@ -1,0 +1,14 @@
+# The emulator's board port: a Device whose readings the emulator sets before it delivers a
+# frame, and whose motor pulse can be made to lose power (the lock browned out).
+from . import device, flash
+
+
+class EmuDevice(device.Device):
+    def __init__(self, flash_hal):
+        super().__init__(flash_hal)
+        self.cut_at_motor = False
+
+    def motor_pulse(self):
+        if self.cut_at_motor:
+            raise flash.PowerCut("brown-out under the motor pulse")
+        super().motor_pulse()

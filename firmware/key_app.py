@@ -1,0 +1,255 @@
+# The key: the only battery, the master of the contact link, the carrier of credentials,
+# blocklists and audit events. Its transaction with a lock is a frame-in/frame-out state
+# machine (begin() then on_lock_frame() until an outcome), so the same code runs against a
+# lock in the same interpreter, in another process or across a real contact.
+from struct import pack, unpack_from
+
+from . import codec, frame, handshake, storage
+from ._const import const
+from .session import SessionError
+
+FW_VERSION = (0, 1, 0)
+PROTOCOL_VERSION = const(1)
+LOW_BATTERY_PERMILLE = const(150)  # the 15 % warning
+AUDIT_RECORD_LEN = const(18)
+AUDIT_BATCH_MAX = const(64)
+
+STORE_SECTORS = (0, 12)
+CARRIED_SECTORS = (12, storage.log_sectors(1000, AUDIT_RECORD_LEN))  # lock events on their way to the server
+TRAIL_SECTORS = (CARRIED_SECTORS[0] + CARRIED_SECTORS[1], storage.log_sectors(100, AUDIT_RECORD_LEN))  # its own openings
+FLASH_SECTORS = TRAIL_SECTORS[0] + TRAIL_SECTORS[1]
+
+# transaction states
+_IDLE = const(0)
+_HANDSHAKE = const(1)
+_PROOF = const(2)
+_DECISION = const(3)
+_BLOCKLIST = const(4)
+_AUDIT = const(5)
+_ACK = const(6)
+
+
+def _pack_record(r):
+    return pack("<LLLLBB", r["seq"], r["time"], r["key_id"], r["lock_id"], r["outcome"], r["reason"])
+
+
+def _unpack_record(raw):
+    seq, when, key_id, lock_id, outcome, reason = unpack_from("<LLLLBB", raw)
+    return {"seq": seq, "time": when, "key_id": key_id, "lock_id": lock_id, "outcome": outcome, "reason": reason}
+
+
+class KeyApp:
+    def __init__(self, device):
+        self.dev = device
+        self.paired_phone = 0  # kept in RAM by the backup capacitor, not in flash
+        self._load()
+
+    def _load(self):
+        flash = self.dev.flash
+        self.store = storage.Store(flash, STORE_SECTORS[0], STORE_SECTORS[1])
+        self.carried = storage.Log(flash, CARRIED_SECTORS[0], CARRIED_SECTORS[1], AUDIT_RECORD_LEN)
+        self.trail = storage.Log(flash, TRAIL_SECTORS[0], TRAIL_SECTORS[1], AUDIT_RECORD_LEN)
+        raw = self.store.get("cfg")
+        self.cfg = codec.decode(codec.T_PROVISION, raw) if raw else None
+        raw = self.store.get("credential")
+        self.credential = codec.decode(codec.T_GRANT, raw)["credential"] if raw else None
+        raw = self.store.get("blocklist")
+        self.blocklist = codec.decode(codec.T_BLOCKLIST_UPDATE, raw) if raw else None
+        self.state = _IDLE
+        self.outcome = None
+
+    @property
+    def key_id(self):
+        return self.cfg["device_id"] if self.cfg else 0
+
+    # --- status -------------------------------------------------------------------------
+
+    def battery_low(self):
+        return self.dev.battery_permille <= LOW_BATTERY_PERMILLE
+
+    def validated(self):
+        now = self.dev.now_s()
+        return self.credential is not None and now is not None and now <= self.credential["valid_until"]
+
+    def status(self):
+        flags = 0
+        if self.battery_low():
+            flags |= codec.FLAG_BATTERY_LOW
+        if self.validated():
+            flags |= codec.FLAG_VALIDATED
+        if self.dev.now_s() is not None:
+            flags |= codec.FLAG_CLOCK_SET
+        if self.paired_phone:
+            flags |= codec.FLAG_PAIRED
+        return {
+            "key_id": self.key_id,
+            "battery_mV": self.dev.supply_mV,
+            "soc_permille": self.dev.battery_permille,
+            "flags": flags,
+            "time": self.dev.now_s() or 0,
+            "valid_until": self.credential["valid_until"] if self.credential else 0,
+            "paired_phone": self.paired_phone,
+            "temperature_dC": self.dev.temperature_dC,
+        }
+
+    # --- a transaction with a lock ------------------------------------------------------
+
+    def begin(self):
+        """The first frame to send on insertion, or None with self.outcome set (refused)."""
+        self.outcome = None
+        if self.battery_low():
+            self.dev.output("led", "battery_low")  # warn at every use
+        refusal = self._refusal()
+        cfg = self.cfg
+        if refusal or cfg is None:
+            self._finish(codec.OUTCOME_DENIED, refusal or codec.DENIAL_NOT_VALIDATED, 0)
+            return None
+        self._hs = handshake.KeyInitiator(self.key_id, cfg["secret"])
+        self.state = _HANDSHAKE
+        return self._hs.hello()
+
+    def _refusal(self):
+        # The key will not operate unless validated and unexpired by its own clock.
+        cred, now = self.credential, self.dev.now_s()
+        if not self.cfg or cred is None or now is None:
+            return codec.DENIAL_NOT_VALIDATED
+        if now > cred["valid_until"]:
+            return codec.DENIAL_VALIDITY_EXPIRED
+        return 0
+
+    def on_lock_frame(self, raw):
+        """The next frame to send, or None when the transaction is over (see self.outcome)."""
+        try:
+            if self.state == _HANDSHAKE:
+                proof = self._hs.on_challenge(raw)
+                self.state = _PROOF
+                return proof
+            if self.state == _PROOF:
+                self._session = self._hs.on_accept(raw)
+                self.state = _DECISION
+                return self._session.seal(codec.T_CREDENTIAL, 1, {"key_time": self.dev.now_s(), "credential": self.credential})
+            t, _seq, m = self._session.open(raw)
+        except (handshake.HandshakeError, SessionError):
+            if self.state in (_HANDSHAKE, _PROOF, _DECISION):
+                self._finish(codec.OUTCOME_DENIED, codec.DENIAL_AUTH_FAILED, 0)
+            self.state = _IDLE
+            return None
+        if self.state == _DECISION and t == codec.T_DECISION:
+            self._lock_id = m["lock_id"]
+            self._finish(m["outcome"], m["reason"], m["lock_id"])
+            if self.blocklist and self.blocklist["version"] > m["blocklist_version"]:
+                self.state = _BLOCKLIST
+                return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, self.blocklist)
+            return self._read_audit()
+        if self.state == _BLOCKLIST and t == codec.T_RESULT:
+            return self._read_audit()
+        if self.state == _AUDIT and t == codec.T_AUDIT_BATCH:
+            records = m["records"]
+            if not records:
+                self.state = _IDLE
+                return None
+            for r in records:
+                self.carried.append(_pack_record(r))  # durable before the lock may forget them
+            self.state = _ACK
+            return self._session.seal(codec.T_AUDIT_ACK, 4, {"lock_id": self._lock_id, "up_to_seq": records[-1]["seq"]})
+        self.state = _IDLE  # an ACK's RESULT, or anything unexpected: the transaction is over
+        return None
+
+    def _read_audit(self):
+        self.state = _AUDIT
+        return self._session.seal(codec.T_AUDIT_READ, 3, {"from_seq": 0, "max_count": AUDIT_BATCH_MAX})
+
+    def _finish(self, outcome, reason, lock_id):
+        self.outcome = (outcome, reason)
+        self.trail.append(pack("<LLLLBB", self.trail.next_seq, self.dev.now_s() or 0, self.key_id, lock_id, outcome, reason))
+        self.dev.output("led", "green" if outcome == codec.OUTCOME_GRANTED else "red")
+
+    def link_lost(self):
+        """The lock stopped answering mid-transaction (power, or pulled out)."""
+        self.state = _IDLE
+
+    # --- the host link: phone app or wall programmer --------------------------------------
+
+    def on_host_frame(self, raw):
+        try:
+            t, seq, m, _mac = frame.decode(raw)
+        except frame.FrameError as e:
+            if e.reason in ("bad_payload", "unknown_type"):
+                code = codec.ERR_BAD_REQUEST if e.reason == "bad_payload" else codec.ERR_UNKNOWN_COMMAND
+                return frame.encode_message(codec.T_RESULT, raw[4] if len(raw) > 4 else 0, {"code": code})
+            return None
+        if t == codec.T_INFO_REQUEST:
+            major, minor, patch = FW_VERSION
+            info = {"role": codec.ROLE_KEY, "device_id": self.key_id, "fw_major": major, "fw_minor": minor, "fw_patch": patch, "protocol_version": PROTOCOL_VERSION, "board": b"keylock-key"}
+            return frame.encode_message(codec.T_INFO, seq, info)
+        if t == codec.T_STATUS_REQUEST:
+            return frame.encode_message(codec.T_KEY_STATUS, seq, self.status())
+        if t == codec.T_TIME_REQUEST:
+            now = self.dev.now_s()
+            return frame.encode_message(codec.T_TIME, seq, {"unix_s": now or 0, "clock_set": 0 if now is None else 1})
+        if t == codec.T_AUDIT_READ:
+            records = [_unpack_record(r) for _s, r in self.carried.read(m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))]
+            return frame.encode_message(codec.T_AUDIT_BATCH, seq, {"records": records})
+        handler = {
+            codec.T_TIME_SET: self._time_set,
+            codec.T_PROVISION: self._provision,
+            codec.T_GRANT: self._grant,
+            codec.T_VALIDATE: self._validate,
+            codec.T_BLOCKLIST_UPDATE: self._blocklist,
+            codec.T_PAIR: self._pair,
+            codec.T_UNPAIR: self._unpair,
+        }.get(t)
+        code = handler(m) if handler else codec.ERR_UNKNOWN_COMMAND
+        return frame.encode_message(codec.T_RESULT, seq, {"code": code})
+
+    def _time_set(self, m):
+        self.dev.set_clock(m["unix_s"])
+        return codec.ERR_OK
+
+    def _provision(self, m):
+        if m["role"] != codec.ROLE_KEY:
+            return codec.ERR_WRONG_ROLE
+        if self.cfg:
+            return codec.ERR_BAD_REQUEST
+        self.store.put("cfg", codec.encode(codec.T_PROVISION, m))
+        self._load()
+        return codec.ERR_OK
+
+    def _grant(self, m):
+        if not self.cfg:
+            return codec.ERR_NOT_PROVISIONED
+        cred = m["credential"]
+        if cred["key_id"] != self.key_id:
+            return codec.ERR_BAD_REQUEST
+        self.store.put("credential", codec.encode(codec.T_GRANT, m))
+        self.credential = cred
+        return codec.ERR_OK
+
+    def _validate(self, m):
+        code = self._grant({"credential": m["credential"]})
+        if code == codec.ERR_OK:
+            self.dev.set_clock(m["server_time"])  # the server's time sets the key's clock
+        return code
+
+    def _blocklist(self, m):
+        if self.blocklist and m["version"] <= self.blocklist["version"]:
+            return codec.ERR_STALE
+        self.store.put("blocklist", codec.encode(codec.T_BLOCKLIST_UPDATE, m))
+        self.blocklist = m
+        return codec.ERR_OK
+
+    def _pair(self, m):
+        if self.paired_phone and self.paired_phone != m["phone_id"]:
+            return codec.ERR_ALREADY_PAIRED
+        self.paired_phone = m["phone_id"]
+        return codec.ERR_OK
+
+    def _unpair(self, m):
+        if self.paired_phone != m["phone_id"]:
+            return codec.ERR_NOT_PAIRED
+        self.paired_phone = 0
+        return codec.ERR_OK
+
+    def uploaded(self, up_to_seq):
+        """The server has the carried events up to this sequence number."""
+        self.store.put("uploaded", pack("<L", up_to_seq))

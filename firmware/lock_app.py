@@ -1,0 +1,232 @@
+# The lock: passive, powered by the key. It boots from flash each time a key is inserted,
+# authenticates the key (handshake responder), verifies the server-issued credential and
+# decides; it drives the motor only for a fully verified, authorised, valid key within its
+# temperature range, writes every decision to its audit ring before answering, adopts a
+# newer signed blocklist a key carries, and copies its new events to keys.
+from struct import pack, unpack_from
+
+from . import codec, crypto, frame, handshake, signed, storage
+from ._const import const
+from .session import SessionError
+
+FW_VERSION = (0, 1, 0)
+PROTOCOL_VERSION = const(1)
+TEMP_MAX_dC = const(850)  # rated to 85 C
+TEMP_MIN_dC = const(-250)  # and down to -25 C
+CLOCK_SLACK_S = const(60)  # keys' clocks may differ by this much before it counts as rollback
+AUDIT_RECORD_LEN = const(18)
+AUDIT_BATCH_MAX = const(64)
+
+# Flash layout in 4 KiB sectors: settings (an A/B store that holds a 4,000-id blocklist),
+# its own audit ring (>= 1,000 events) and the foreign keys' ring (>= 100).
+STORE_SECTORS = (0, 12)
+LOG_SECTORS = (12, storage.log_sectors(1000, AUDIT_RECORD_LEN))
+FOREIGN_SECTORS = (LOG_SECTORS[0] + LOG_SECTORS[1], storage.log_sectors(100, AUDIT_RECORD_LEN))
+FLASH_SECTORS = FOREIGN_SECTORS[0] + FOREIGN_SECTORS[1]
+
+_NO_BLOCKLIST = {"version": 0, "key_ids": [], "mac": bytes(16)}
+
+
+def _minute_of_week(unix_s):
+    # 1970-01-01 was a Thursday; Monday = day 0 as in the DAY_* bits.
+    days = unix_s // 86400
+    return (days + 3) % 7, (unix_s % 86400) // 60
+
+
+def right_allows(right, unix_s):
+    day, minute = _minute_of_week(unix_s)
+    return right["days"] & (1 << day) and right["from_min"] <= minute < right["to_min"]
+
+
+class LockApp:
+    def __init__(self, device):
+        self.dev = device
+        self._load()
+
+    def _load(self):
+        device = self.dev
+        self.store = storage.Store(device.flash, STORE_SECTORS[0], STORE_SECTORS[1])
+        self.log = storage.Log(device.flash, LOG_SECTORS[0], LOG_SECTORS[1], AUDIT_RECORD_LEN)
+        self.foreign = storage.Log(device.flash, FOREIGN_SECTORS[0], FOREIGN_SECTORS[1], AUDIT_RECORD_LEN)
+        raw = self.store.get("cfg")
+        self.cfg = codec.decode(codec.T_PROVISION, raw) if raw else None
+        raw = self.store.get("time")
+        self.highest_time = unpack_from("<L", raw)[0] if raw else 0
+        raw = self.store.get("blocklist")
+        self.blocklist = codec.decode(codec.T_BLOCKLIST_UPDATE, raw) if raw else _NO_BLOCKLIST
+        self._blocked = set(self.blocklist["key_ids"])
+        raw = self.store.get("copy_from")
+        self.copy_from = unpack_from("<L", raw)[0] if raw else 0  # the first event no key has taken yet
+        self._session = None
+        self._key_id = 0
+        if self.cfg:
+            site = crypto.HmacKey(self.cfg["secret"])
+            self._server = crypto.server_key(site)
+            self._responder = handshake.LockResponder(self.cfg["secret"])
+
+    @property
+    def lock_id(self):
+        return self.cfg["device_id"] if self.cfg else 0
+
+    # --- the key link -----------------------------------------------------------------
+
+    def on_key_frame(self, raw):
+        """The reply to one frame from the key, or None (nothing is sent: the key times out)."""
+        if not self.cfg:
+            return None
+        try:
+            t, secured, seq, payload = frame.split(raw)
+        except frame.FrameError:
+            return None
+        if t == codec.T_HS_HELLO and not secured:
+            self._session = None
+            try:
+                return self._responder.on_hello(raw)
+            except handshake.HandshakeError:
+                return None
+        if t == codec.T_HS_PROOF and not secured:
+            try:
+                reply = self._responder.on_proof(raw)
+            except handshake.HandshakeError:
+                self._record(self._responder.key_id or 0, self.highest_time, codec.DENIAL_AUTH_FAILED, foreign=True)
+                return None
+            self._session = self._responder.session
+            self._key_id = self._responder.key_id
+            return reply
+        if not secured or self._session is None:
+            return None
+        try:
+            t, seq, m = self._session.open(raw)
+        except SessionError:
+            return None
+        if t == codec.T_CREDENTIAL:
+            return self._seal(codec.T_DECISION, seq, self._decide(m["key_time"], m["credential"]))
+        if t == codec.T_BLOCKLIST_UPDATE:
+            return self._seal(codec.T_RESULT, seq, {"code": self._adopt_blocklist(m)})
+        if t == codec.T_AUDIT_READ:
+            return self._seal(codec.T_AUDIT_BATCH, seq, {"records": self._uncopied(m["max_count"])})
+        if t == codec.T_AUDIT_ACK and m["lock_id"] == self.lock_id:
+            self._mark_copied(m["up_to_seq"])
+            return self._seal(codec.T_RESULT, seq, {"code": codec.ERR_OK})
+        return self._seal(codec.T_RESULT, seq, {"code": codec.ERR_UNKNOWN_COMMAND})
+
+    def _seal(self, t, seq, m):
+        session = self._session
+        assert session is not None  # only called after a frame was opened in the session
+        return session.seal(t, seq, m)
+
+    def _decide(self, key_time, cred):
+        reason = self._check(key_time, cred)
+        if reason not in (codec.DENIAL_AUTH_FAILED, codec.DENIAL_CLOCK_ROLLBACK) and self.highest_time < key_time <= cred["valid_until"]:
+            # An authenticated, validated key's time moves the rollback guard forward.
+            self.highest_time = key_time
+            self.store.put("time", pack("<L", key_time))
+        if reason == codec.DENIAL_NONE:
+            self.dev.motor_pulse()  # the emulator may cut power here: then nothing is recorded
+        self._record(self._key_id, key_time, reason)
+        outcome = codec.OUTCOME_GRANTED if reason == codec.DENIAL_NONE else codec.OUTCOME_DENIED
+        return {"lock_id": self.lock_id, "outcome": outcome, "reason": reason, "blocklist_version": self.blocklist["version"]}
+
+    def _check(self, key_time, cred):
+        # Deny unless everything holds; the first failed check is the reason recorded.
+        if cred["key_id"] != self._key_id or not signed.credential_ok(self._server, cred):
+            return codec.DENIAL_AUTH_FAILED
+        if key_time + CLOCK_SLACK_S < self.highest_time:
+            return codec.DENIAL_CLOCK_ROLLBACK
+        if self.dev.temperature_dC > TEMP_MAX_dC:
+            return codec.DENIAL_OVER_TEMPERATURE
+        if self.dev.temperature_dC < TEMP_MIN_dC:
+            return codec.DENIAL_UNDER_TEMPERATURE
+        if self._key_id in self._blocked:
+            return codec.DENIAL_BLOCKED
+        if key_time > cred["valid_until"] or key_time > cred["not_after"] or key_time < cred["not_before"]:
+            return codec.DENIAL_VALIDITY_EXPIRED
+        cfg = self.cfg
+        assert cfg is not None  # a key frame is only handled once provisioned
+        groups = cfg["groups"]
+        mine = [
+            r
+            for r in cred["rights"]
+            if (r["kind"] == codec.TARGET_LOCK and r["target"] == self.lock_id) or (r["kind"] == codec.TARGET_GROUP and r["target"] in groups)
+        ]
+        if not mine:
+            return codec.DENIAL_NOT_AUTHORIZED
+        for right in mine:
+            if right_allows(right, key_time):
+                return codec.DENIAL_NONE
+        return codec.DENIAL_OUTSIDE_SCHEDULE
+
+    def _record(self, key_id, when, reason, foreign=False):
+        log = self.foreign if foreign else self.log
+        outcome = codec.OUTCOME_GRANTED if reason == codec.DENIAL_NONE else codec.OUTCOME_DENIED
+        log.append(pack("<LLLLBB", log.next_seq, when, key_id, self.lock_id, outcome, reason))
+
+    def _adopt_blocklist(self, update):
+        if update["version"] <= self.blocklist["version"]:
+            return codec.ERR_STALE
+        if not signed.blocklist_ok(self._server, update):
+            return codec.ERR_BAD_SIGNATURE
+        self.store.put("blocklist", codec.encode(codec.T_BLOCKLIST_UPDATE, update))
+        self.blocklist = update
+        self._blocked = set(update["key_ids"])
+        return codec.ERR_OK
+
+    def _records(self, log, from_seq, max_count):
+        out = []
+        for _seq, rec in log.read(from_seq, max_count):
+            seq, when, key_id, lock_id, outcome, reason = unpack_from("<LLLLBB", rec)
+            out.append({"seq": seq, "time": when, "key_id": key_id, "lock_id": lock_id, "outcome": outcome, "reason": reason})
+        return out
+
+    def _uncopied(self, max_count):
+        return self._records(self.log, max(self.copy_from, self.log.first_seq), min(max_count, AUDIT_BATCH_MAX))
+
+    def _mark_copied(self, up_to_seq):
+        # A key acknowledged these events only after storing them durably itself.
+        if self.copy_from <= up_to_seq < self.log.next_seq:
+            self.copy_from = up_to_seq + 1
+            self.store.put("copy_from", pack("<L", self.copy_from))
+
+    # --- the host link (tester, programmer) ----------------------------------------------
+
+    def on_host_frame(self, raw):
+        try:
+            t, seq, m, _mac = frame.decode(raw)
+        except frame.FrameError as e:
+            if e.reason in ("bad_payload", "unknown_type"):
+                code = codec.ERR_BAD_REQUEST if e.reason == "bad_payload" else codec.ERR_UNKNOWN_COMMAND
+                return frame.encode_message(codec.T_RESULT, raw[4] if len(raw) > 4 else 0, {"code": code})
+            return None
+        if t == codec.T_INFO_REQUEST:
+            return frame.encode_message(codec.T_INFO, seq, self.info())
+        if t == codec.T_STATUS_REQUEST:
+            return frame.encode_message(codec.T_LOCK_STATUS, seq, self.status())
+        if t == codec.T_AUDIT_READ:
+            return frame.encode_message(codec.T_AUDIT_BATCH, seq, {"records": self._records(self.log, m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))})
+        if t == codec.T_PROVISION:
+            return frame.encode_message(codec.T_RESULT, seq, {"code": self.provision(m)})
+        return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_UNKNOWN_COMMAND})
+
+    def info(self):
+        major, minor, patch = FW_VERSION
+        return {"role": codec.ROLE_LOCK, "device_id": self.lock_id, "fw_major": major, "fw_minor": minor, "fw_patch": patch, "protocol_version": PROTOCOL_VERSION, "board": b"keylock-lock"}
+
+    def status(self):
+        return {
+            "lock_id": self.lock_id,
+            "blocklist_version": self.blocklist["version"],
+            "blocklist_size": len(self.blocklist["key_ids"]),
+            # readable events: a write cut by a power loss leaves a slot (and a seq) unused
+            "events": len(self.log.read(self.log.first_seq, self.log.next_seq - self.log.first_seq)),
+            "highest_time": self.highest_time,
+            "temperature_dC": self.dev.temperature_dC,
+        }
+
+    def provision(self, m):
+        if m["role"] != codec.ROLE_LOCK:
+            return codec.ERR_WRONG_ROLE
+        if self.cfg:
+            return codec.ERR_BAD_REQUEST  # once only: re-provisioning needs a factory reset
+        self.store.put("cfg", codec.encode(codec.T_PROVISION, m))
+        self._load()
+        return codec.ERR_OK
