@@ -1,0 +1,175 @@
+"""The parsed form of a scenario file (shared/SCENARIOS.md), with the line of everything.
+
+Values are already validated and converted: ids are strings, durations are seconds (float),
+times are timezone-aware datetimes in UTC, schedules are minutes since local midnight.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from ..errors import UsageError
+
+DEFAULT_START = datetime(2026, 1, 5, 8, 0, 0, tzinfo=timezone.utc)  # a Monday
+RUNTIMES = ("cpython", "micropython")
+BATTERIES = ("CR2032", "CR2450", "CR2")
+LOCK_KINDS = ("cylinder", "padlock")
+# `approved` is the default: issued, receipt signed, access application approved.
+KEY_STATES = ("approved", "issued", "unapproved")
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PARTS = ("body", "keyhole")
+
+DENIAL_REASONS = (
+    "auth_failed",
+    "not_authorized",
+    "outside_schedule",
+    "not_validated",
+    "validity_expired",
+    "blocked",
+    "not_activated",
+    "over_temperature",
+    "under_temperature",
+    "low_battery",
+    "key_removed",
+    "clock_rollback",
+)
+ERROR_CODES = ("offline", "blocked", "not_activated", "unapproved", "card_expired", "already_paired", "not_paired")
+
+# Status fields and the type of their values: "bool", "number", "int", "time" (ISO or null),
+# "phone" (a phone id or null).
+KEY_STATUS_FIELDS = {
+    "battery_low": "bool",
+    "soc": "number",
+    "validated": "bool",
+    "valid_until": "time",
+    "paired_phone": "phone",
+    "clock_set": "bool",
+}
+LOCK_STATUS_FIELDS = {
+    "blocklist_version": "int",
+    "blocklist_size": "int",
+    "events": "int",
+    "temperature_C": "number",
+}
+
+
+class ScenarioError(UsageError):
+    """A file that is not a valid scenario; the message reads `FILE:LINE: reason` (CLI exit 2)."""
+
+    def __init__(self, path, line: int, reason: str):
+        self.path = str(path)
+        self.line = line
+        self.reason = reason
+        super().__init__(f"{self.path}:{line}: {reason}")
+
+
+@dataclass(frozen=True)
+class Key:
+    id: str
+    holder: str | None = None
+    id06: str | None = None
+    id06_expires: date | None = None  # the parser fills in five years after the start
+    battery: str = "CR2032"
+    soc: float = 1.0
+    temperature_C: float = 20.0
+    state: str = "approved"
+    # An addition to SCENARIOS.md: a key made for another site (its secret is diversified from
+    # that site's secret), so this site's locks refuse it with auth_failed. None: this site.
+    site: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Lock:
+    id: str
+    group: str | None = None
+    kind: str = "cylinder"
+    temperature_C: float = 20.0
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Phone:
+    id: str
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Site:
+    keys: tuple[Key, ...] = ()
+    locks: tuple[Lock, ...] = ()
+    phones: tuple[Phone, ...] = ()
+
+    def key(self, key_id: str) -> Key:
+        return next(k for k in self.keys if k.id == key_id)
+
+    def lock(self, lock_id: str) -> Lock:
+        return next(lock for lock in self.locks if lock.id == lock_id)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A weekly window in the site's local time: on these days, from `from_min` to `to_min`."""
+
+    days: tuple[str, ...] = DAYS
+    from_min: int = 0  # minutes since local midnight
+    to_min: int = 24 * 60  # exclusive; 1440 is "24:00"
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One audit event: expected (in a step's `expect`) or seen (from Engine.audit).
+
+    `result` is "granted" or "denied"; `reason` is the denial reason, or None when an
+    expectation says only `result: denied` (any reason matches).
+    """
+
+    key: str
+    result: str
+    reason: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a step expects; it has the shape of the Outcome it is compared with.
+
+    `result` is "ok", "granted", "denied" (with `reason`) or "error" (with `code`). For
+    `status`, `fields` holds the named fields only; for `battery_report`, `keys` the exact set;
+    for `audit`, `events` the whole list, oldest first.
+    """
+
+    result: str = "ok"
+    reason: str | None = None
+    code: str | None = None
+    fields: dict | None = None
+    keys: frozenset[str] | None = None
+    events: tuple[AuditEvent, ...] | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: `action` is the action's name, `args` its keyword arguments for the Engine.
+
+    Argument names are Python names with units: `advance` has `seconds`, `open` `hold_s`,
+    `remove_battery` `for_s` (the file's `for`). `index` counts from 1 in file order.
+    """
+
+    index: int
+    action: str
+    args: dict
+    expect: Expect | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    steps: tuple[Step, ...]
+    site: Site = field(default_factory=Site)
+    seed: int | None = None
+    runtime: str = "cpython"
+    start: datetime = DEFAULT_START  # aware, UTC
+    timezone: str = "UTC"  # IANA name; schedules are in this local time
+    path: str = "<scenario>"
