@@ -103,7 +103,8 @@ class KeyFlag(IntFlag):
 
 
 class Weekday(IntFlag):
-    """Bits of an access right's `days` (local time of the site)."""
+    """Bits of an access right's `days`, in UTC: the server converts a grant's local-time
+    schedule when it issues the credential, and the lock compares with the key's UTC time."""
 
     MON = 0x01
     TUE = 0x02

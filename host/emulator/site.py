@@ -1,0 +1,296 @@
+"""An emulated site: keys and locks running the real firmware, the access server, a virtual
+clock and the physics of hw_models.
+
+Time is virtual: `advance` moves it and drains every key's cell (a key left in a lock powers
+the lock's idle current), lets the locks' two thermal nodes relax toward ambient. An opening
+charges the contact link's wire time per frame and asks hw_models.power whether the key's
+cell carries the lock through boot, computation and the motor pulse: a brown-out resets the
+lock at that phase (in the motor pulse through the firmware's own power-loss path).
+"""
+
+import math
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...firmware import crypto
+from ...hw_models import DEFAULT_THERMAL, battery, battery_by_name, drain, power, retention, thermal
+from ...protocol.codes import Denial, ErrorCode, MsgType, Outcome, Role
+from ...protocol.frame import decode_frame, encode_frame
+from ..server import AccessServer, ServerError
+from .devices import PowerCut, make_devices
+
+LINK_BAUD = 57600  # the key-lock contact link
+DEFAULT_HOLD_S = 2.0
+THERMAL_STEP_MAX_S = 3600.0
+BITS_PER_BYTE = 10
+CREDENTIAL_TYPE = int(MsgType.CREDENTIAL)
+
+
+@dataclass
+class KeyState:
+    name: str
+    battery: object
+    soc: float
+    temperature_C: float
+    in_lock: str | None = None
+    uploaded_seq: int = 0  # the phone app's pointer into the key's carried events
+    clock_skew_s: float = 0.0  # how far the key's RTC is off; validation sets it right
+
+
+@dataclass
+class LockState:
+    name: str
+    kind: str
+    ambient_C: float
+    temps_C: np.ndarray = field(default_factory=lambda: np.zeros(2))  # body, electronics
+
+
+@dataclass
+class Opening:
+    outcome: Outcome
+    reason: Denial
+    energy_J: float = 0.0
+    min_supply_V: float = 0.0
+    wire_bytes: int = 0
+    duration_s: float = 0.0  # how long the lock needed, from insertion to the end of its work
+
+
+class EmulatedSite:
+    def __init__(self, runtime: str = "cpython", start_s: int = 1767600000, timezone: str = "UTC", folder: Path | None = None):
+        self._own_folder = folder is None
+        self.folder = Path(folder or tempfile.mkdtemp(prefix="keylock-site-"))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.now_s = float(start_s)
+        self.server = AccessServer.create(self.folder / "site.db", now_s=lambda: int(self.now_s), timezone=timezone)
+        self.devices = make_devices(runtime, self.folder)
+        self.keys: dict[str, KeyState] = {}
+        self.locks: dict[str, LockState] = {}
+        self._seq = 0
+        self._holders: set[str] = set()
+
+    # --- building the site ------------------------------------------------------------
+
+    def add_key(self, name, holder=None, id06=None, id06_expires_s=None, battery="CR2032", soc=1.0, temperature_C=20.0, state="approved", other_site_secret=None):
+        """A key of this site, or with `other_site_secret` one made for another site: its
+        secret is diversified from that site's secret, so this site's locks refuse it."""
+        holder = holder or name
+        if holder not in self._holders:  # a holder may carry several keys; the card is theirs
+            if id06_expires_s is None:
+                id06_expires_s = int(self.now_s) + 5 * 365 * 86400 - 86400
+            self.server.add_holder(holder, id06 or f"ID06-{name}", id06_expires_s)
+            self._holders.add(holder)
+        self.server.add_key(name, holder, state=state)
+        key_id, secret = self.server.provision_key(name)
+        if other_site_secret is not None:
+            secret = crypto.key_secret(crypto.HmacKey(other_site_secret), key_id)
+        self.devices.add(name, "key")
+        self.keys[name] = KeyState(name, battery_by_name(battery), float(soc), float(temperature_C))
+        self._host(name, MsgType.PROVISION, {"role": Role.KEY, "device_id": key_id, "groups": [], "secret": secret}, expect_ok=True)
+
+    def add_lock(self, name, group=None, kind="cylinder", temperature_C=20.0):
+        self.server.add_lock(name, group=group, kind=kind)
+        lock_id, groups, site_secret = self.server.provision_lock(name)
+        self.devices.add(name, "lock")
+        self.locks[name] = LockState(name, kind, float(temperature_C), np.full(2, float(temperature_C)))
+        self._host(name, MsgType.PROVISION, {"role": Role.LOCK, "device_id": lock_id, "groups": groups, "secret": site_secret}, expect_ok=True)
+
+    def close(self):
+        self.devices.close()
+        if self._own_folder:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+    # --- the host link ------------------------------------------------------------------
+
+    def _host(self, name, msg_type, fields, expect_ok=False):
+        """Send one host command to a device; (type, fields) of its answer."""
+        self._seq = (self._seq + 1) & 0xFF
+        self._sync(name)
+        reply = self.devices.call(name, "on_host_frame", encode_frame(msg_type, fields, self._seq))
+        if reply is None:
+            raise RuntimeError(f"{name} did not answer {msg_type.name}")
+        decoded = decode_frame(reply)
+        if expect_ok and not (decoded.type == MsgType.RESULT and decoded.fields["code"] == ErrorCode.OK):
+            raise RuntimeError(f"{name} refused {msg_type.name}: {decoded.fields}")
+        return decoded.type, decoded.fields
+
+    def _sync(self, name):
+        """Give a device the world's readings: the key's clock keeps running, its gauge and
+        supply follow the cell, a lock's electronics see its keyhole node's temperature."""
+        if name in self.keys:
+            k = self.keys[name]
+            readings = {
+                # the gauge rounds up: exactly 15 % warns, 15.01 % does not (as the server's report)
+                "battery_permille": math.ceil(k.soc * 1000 - 1e-9),
+                "supply_mV": int(round(float(battery.ocv_V(k.soc, k.battery)) * 1000)),
+                "temperature_dC": int(round(k.temperature_C * 10)),
+            }
+            if self.devices.get(name, "rtc_s") is not None:
+                readings["rtc_s"] = int(self.now_s + k.clock_skew_s)
+            self.devices.set(name, **readings)
+        else:
+            lock = self.locks[name]
+            self.devices.set(name, temperature_dC=int(round(float(lock.temps_C[thermal.ELECTRONICS]) * 10)))
+
+    # --- time and the physical world ----------------------------------------------------
+
+    def advance(self, duration_s: float):
+        if duration_s <= 0:
+            return
+        for k in self.keys.values():
+            k.soc = float(drain.drain(k.soc, duration_s, k.battery, self._cell_C(k), in_lock_s=duration_s if k.in_lock else 0.0))
+        for lock in self.locks.values():
+            left = duration_s
+            while left > 0 and not np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3):
+                dt_s = min(left, THERMAL_STEP_MAX_S)  # the discretised model's validity range
+                lock.temps_C = np.asarray(thermal.step(lock.temps_C, np.zeros(2), dt_s, lock.ambient_C, DEFAULT_THERMAL))
+                left -= dt_s
+        self.now_s += duration_s
+
+    def _cell_C(self, k):
+        # The cell's model is valid over its rated range; colder or hotter is held at the limit.
+        return min(max(k.temperature_C, k.battery.min_temperature_C), k.battery.max_temperature_C)
+
+    def set_temperature(self, celsius, key=None, lock=None, part=None):
+        if key:
+            self.keys[key].temperature_C = float(celsius)
+            return
+        state = self.locks[lock]
+        if part is None:  # the surroundings: both nodes settle to it
+            state.ambient_C = float(celsius)
+            state.temps_C = np.full(2, float(celsius))
+        elif part == "body":
+            state.temps_C[thermal.BODY] = float(celsius)
+        else:
+            state.temps_C[thermal.ELECTRONICS] = float(celsius)
+
+    def skew_clock(self, key, seconds):
+        """Fault injection: the key's real-time clock runs `seconds` off (negative: behind)."""
+        self.keys[key].clock_skew_s = float(seconds)
+
+    def set_battery(self, key, soc):
+        self.keys[key].soc = float(soc)
+
+    def remove_battery(self, key, duration_s):
+        self.advance(duration_s)
+        if not retention.retained(duration_s):
+            self.devices.lose_backup(key)
+
+    # --- openings -------------------------------------------------------------------------
+
+    def open(self, key, lock, hold_s=None) -> Opening:
+        """Insert, run the transaction, remove. Without `hold_s` the key stays in for the
+        default 2 s or as long as the transaction needs; with it, a key pulled before the
+        lock finished is `key_removed`."""
+        result = self.insert(key, lock, hold_s=hold_s)
+        self.advance(hold_s if hold_s is not None else max(DEFAULT_HOLD_S, result.duration_s))
+        self.remove(key)
+        return result
+
+    def insert(self, key, lock, hold_s=None) -> Opening:
+        k = self.keys[key]
+        k.in_lock = lock
+        self._sync(key)
+        self.devices.boot(lock)  # the lock is passive: every insertion powers it up afresh
+        self._sync(lock)
+        physics = power.simulate_opening(k.battery, k.soc, self._cell_C(k))
+        k.soc = float(drain.drain(k.soc, 0.0, k.battery, self._cell_C(k), openings=1, opening_charge_C=physics.charge_C))
+        needs_s = float(physics.time_s[-1])
+        pulled = hold_s is not None and hold_s < needs_s
+        phase = physics.reset_phase if physics.browned_out else None
+        self.devices.set(lock, cut_at_motor=bool(phase == "motor"))
+        wire = 0
+        lock_alive = phase not in ("charging", "boot")
+        raw = self.devices.call(key, "begin")
+        while raw is not None:
+            wire += len(raw)
+            self.now_s += len(raw) * BITS_PER_BYTE / LINK_BAUD
+            reply = None
+            if lock_alive and raw[3] & 0x7F == CREDENTIAL_TYPE and (pulled or phase in ("compute", "wait")):
+                lock_alive = False  # the lock lost power before it could decide
+            if lock_alive:
+                try:
+                    reply = self.devices.call(lock, "on_key_frame", raw)
+                except PowerCut:
+                    lock_alive = False
+            if reply is None:
+                self.devices.call(key, "link_lost")
+                break
+            wire += len(reply)
+            self.now_s += len(reply) * BITS_PER_BYTE / LINK_BAUD
+            raw = self.devices.call(key, "on_lock_frame", reply)
+        got = self.devices.outcome(key)
+        if got is None:
+            got = (Outcome.DENIED, Denial.KEY_REMOVED if pulled else Denial.LOW_BATTERY)
+        return Opening(Outcome(got[0]), Denial(got[1]), float(physics.energy_J), float(physics.min_supply_V), wire, needs_s)
+
+    def remove(self, key):
+        self.keys[key].in_lock = None
+
+    # --- the server and the phone app -----------------------------------------------------
+
+    def validate(self, key, phone=None, online=True):
+        """None when validated, else the error code name (SCENARIOS.md `error:`)."""
+        if phone is not None:
+            paired = self._host(key, MsgType.STATUS_REQUEST, {})[1]["paired_phone"]
+            if paired and paired != self.server.phone_id(phone):
+                return "already_paired"
+        k = self.keys[key]
+        records = self._carried_records(key)
+        try:
+            v = self.server.validate(key, online=online, soc=k.soc, audit=records)
+        except ServerError as exc:
+            return exc.code
+        if records:
+            k.uploaded_seq += len(records)
+        self._host(key, MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential}, expect_ok=True)
+        k.clock_skew_s = 0.0  # the key took the server's time
+        self._host(key, MsgType.BLOCKLIST_UPDATE, v.blocklist)  # "stale" when it has this version: fine
+        return None
+
+    def _carried_records(self, key):
+        """The events the key carries that the server does not have yet."""
+        return self._carried_records_from(key, self.keys[key].uploaded_seq)
+
+    def pair(self, key, phone):
+        return self._result(key, MsgType.PAIR, {"phone_id": self.server.phone_id(phone)})
+
+    def unpair(self, key, phone):
+        return self._result(key, MsgType.UNPAIR, {"phone_id": self.server.phone_id(phone)})
+
+    def _result(self, name, msg_type, fields):
+        _t, answer = self._host(name, msg_type, fields)
+        code = ErrorCode(answer["code"])
+        return None if code == ErrorCode.OK else code.name.lower()
+
+    def key_status(self, key):
+        _t, s = self._host(key, MsgType.STATUS_REQUEST, {})
+        return s
+
+    def lock_status(self, lock):
+        _t, s = self._host(lock, MsgType.STATUS_REQUEST, {})
+        return s
+
+    def lock_audit(self, lock):
+        """Every event the lock holds, oldest first."""
+        events, from_seq = [], 0
+        while True:
+            _t, fields = self._host(lock, MsgType.AUDIT_READ, {"from_seq": from_seq, "max_count": 64})
+            if not fields["records"]:
+                return events
+            events += fields["records"]
+            from_seq = fields["records"][-1]["seq"] + 1
+
+    def key_audit(self, key):
+        return self._carried_records_from(key, 0)
+
+    def _carried_records_from(self, key, from_seq):
+        records = []
+        while True:
+            _t, fields = self._host(key, MsgType.AUDIT_READ, {"from_seq": from_seq + len(records), "max_count": 64})
+            if not fields["records"]:
+                return records
+            records += fields["records"]

@@ -1,0 +1,46 @@
+"""Behaviour of the emulated site that scenario files cannot express."""
+
+from keylock.host.emulator.site import EmulatedSite
+from keylock.protocol.codes import Denial, Outcome
+
+
+def site_with(tmp_path, *keys):
+    site = EmulatedSite("cpython", folder=tmp_path)
+    site.add_lock("L1", group="depot")
+    for key in keys:
+        site.add_key(key, holder=f"Holder {key}")
+        site.server.grant(key, groups=["depot"])
+        assert site.validate(key) is None
+    return site
+
+
+def test_a_key_whose_clock_is_behind_the_lock_is_refused(tmp_path):
+    site = site_with(tmp_path, "K1", "K2")
+    assert site.open("K1", "L1").outcome == Outcome.GRANTED  # the lock has now seen K1's time
+    site.skew_clock("K2", -3600)  # K2's clock is an hour behind (or someone wound it back)
+    result = site.open("K2", "L1")
+    assert (result.outcome, result.reason) == (Outcome.DENIED, Denial.CLOCK_ROLLBACK)
+    assert site.lock_audit("L1")[-1]["reason"] == Denial.CLOCK_ROLLBACK
+    site.skew_clock("K2", -30)  # within the lock's slack for ordinary drift
+    assert site.open("K2", "L1").outcome == Outcome.GRANTED
+    site.skew_clock("K2", -3600)
+    assert site.validate("K2") is None  # validation sets the clock right again
+    assert site.open("K2", "L1").outcome == Outcome.GRANTED
+    site.close()
+
+
+def test_opening_energy_is_debited_from_the_key(tmp_path):
+    site = site_with(tmp_path, "K1")
+    before = site.keys["K1"].soc
+    result = site.open("K1", "L1")
+    assert result.energy_J > 0.003  # at least the motor pulse (3-45 mJ)
+    assert site.keys["K1"].soc < before
+    site.close()
+
+
+def test_wire_bytes_of_an_opening(tmp_path):
+    site = site_with(tmp_path, "K1")
+    result = site.open("K1", "L1")
+    # 96 bytes of handshake, then credential/decision, audit read/batch, ack/result in the session
+    assert result.wire_bytes > 96
+    site.close()
