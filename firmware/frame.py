@@ -86,6 +86,18 @@ def decode(buf):
         raise FrameError("bad_payload")
 
 
+def error_reply(raw, error):
+    """A device's RESULT for a host frame that failed to decode, or None to stay silent: a
+    frame whose start, length or CRC failed is noise, not a request."""
+    if error.reason == "bad_payload":
+        code = codec.ERR_BAD_REQUEST
+    elif error.reason == "unknown_type":
+        code = codec.ERR_UNKNOWN_COMMAND
+    else:
+        return None
+    return encode_message(codec.T_RESULT, raw[4] if len(raw) > 4 else 0, {"code": code})
+
+
 class Receiver:
     """Collects bytes and returns every complete frame whose length and CRC hold.
 

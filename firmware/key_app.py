@@ -2,16 +2,16 @@
 # blocklists and audit events. Its transaction with a lock is a frame-in/frame-out state
 # machine (begin() then on_lock_frame() until an outcome), so the same code runs against a
 # lock in the same interpreter, in another process or across a real contact.
-from struct import pack, unpack_from
+from struct import pack
 
-from . import codec, frame, handshake, storage
+from . import audit, codec, frame, handshake, storage
 from ._const import const
 from .session import SessionError
 
 FW_VERSION = (0, 1, 0)
 PROTOCOL_VERSION = const(1)
 LOW_BATTERY_PERMILLE = const(150)  # the 15 % warning
-AUDIT_RECORD_LEN = const(18)
+AUDIT_RECORD_LEN = audit.RECORD_LEN
 AUDIT_BATCH_MAX = const(64)
 
 STORE_SECTORS = (0, 12)
@@ -27,15 +27,6 @@ _DECISION = const(3)
 _BLOCKLIST = const(4)
 _AUDIT = const(5)
 _ACK = const(6)
-
-
-def _pack_record(r):
-    return pack("<LLLLBB", r["seq"], r["time"], r["key_id"], r["lock_id"], r["outcome"], r["reason"])
-
-
-def _unpack_record(raw):
-    seq, when, key_id, lock_id, outcome, reason = unpack_from("<LLLLBB", raw)
-    return {"seq": seq, "time": when, "key_id": key_id, "lock_id": lock_id, "outcome": outcome, "reason": reason}
 
 
 class KeyApp:
@@ -149,7 +140,7 @@ class KeyApp:
                 self.state = _IDLE
                 return None
             for r in records:
-                self.carried.append(_pack_record(r))  # durable before the lock may forget them
+                self.carried.append(audit.from_fields(r))  # durable before the lock may forget them
             self.state = _ACK
             return self._session.seal(codec.T_AUDIT_ACK, 4, {"lock_id": self._lock_id, "up_to_seq": records[-1]["seq"]})
         self.state = _IDLE  # an ACK's RESULT, or anything unexpected: the transaction is over
@@ -161,7 +152,7 @@ class KeyApp:
 
     def _finish(self, outcome, reason, lock_id):
         self.outcome = (outcome, reason)
-        self.trail.append(pack("<LLLLBB", self.trail.next_seq, self.dev.now_s() or 0, self.key_id, lock_id, outcome, reason))
+        self.trail.append(audit.pack_record(self.trail.next_seq, self.dev.now_s() or 0, self.key_id, lock_id, outcome, reason))
         self.dev.output("led", "green" if outcome == codec.OUTCOME_GRANTED else "red")
 
     def link_lost(self):
@@ -174,10 +165,7 @@ class KeyApp:
         try:
             t, seq, m, _mac = frame.decode(raw)
         except frame.FrameError as e:
-            if e.reason in ("bad_payload", "unknown_type"):
-                code = codec.ERR_BAD_REQUEST if e.reason == "bad_payload" else codec.ERR_UNKNOWN_COMMAND
-                return frame.encode_message(codec.T_RESULT, raw[4] if len(raw) > 4 else 0, {"code": code})
-            return None
+            return frame.error_reply(raw, e)
         if t == codec.T_INFO_REQUEST:
             major, minor, patch = FW_VERSION
             info = {"role": codec.ROLE_KEY, "device_id": self.key_id, "fw_major": major, "fw_minor": minor, "fw_patch": patch, "protocol_version": PROTOCOL_VERSION, "board": b"keylock-key"}
@@ -188,7 +176,7 @@ class KeyApp:
             now = self.dev.now_s()
             return frame.encode_message(codec.T_TIME, seq, {"unix_s": now or 0, "clock_set": 0 if now is None else 1})
         if t == codec.T_AUDIT_READ:
-            records = [_unpack_record(r) for _s, r in self.carried.read(m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))]
+            records = [audit.to_fields(r) for _s, r in self.carried.read(m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))]
             return frame.encode_message(codec.T_AUDIT_BATCH, seq, {"records": records})
         handler = {
             codec.T_TIME_SET: self._time_set,

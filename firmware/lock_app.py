@@ -5,7 +5,7 @@
 # newer signed blocklist a key carries, and copies its new events to keys.
 from struct import pack, unpack_from
 
-from . import codec, crypto, frame, handshake, signed, storage
+from . import audit, codec, crypto, frame, handshake, signed, storage
 from ._const import const
 from .session import SessionError
 
@@ -14,7 +14,7 @@ PROTOCOL_VERSION = const(1)
 TEMP_MAX_dC = const(850)  # rated to 85 C
 TEMP_MIN_dC = const(-250)  # and down to -25 C
 CLOCK_SLACK_S = const(60)  # keys' clocks may differ by this much before it counts as rollback
-AUDIT_RECORD_LEN = const(18)
+AUDIT_RECORD_LEN = audit.RECORD_LEN
 AUDIT_BATCH_MAX = const(64)
 
 # Flash layout in 4 KiB sectors: settings (an A/B store that holds a 4,000-id blocklist),
@@ -159,7 +159,7 @@ class LockApp:
     def _record(self, key_id, when, reason, foreign=False):
         log = self.foreign if foreign else self.log
         outcome = codec.OUTCOME_GRANTED if reason == codec.DENIAL_NONE else codec.OUTCOME_DENIED
-        log.append(pack("<LLLLBB", log.next_seq, when, key_id, self.lock_id, outcome, reason))
+        log.append(audit.pack_record(log.next_seq, when, key_id, self.lock_id, outcome, reason))
 
     def _adopt_blocklist(self, update):
         if update["version"] <= self.blocklist["version"]:
@@ -172,11 +172,7 @@ class LockApp:
         return codec.ERR_OK
 
     def _records(self, log, from_seq, max_count):
-        out = []
-        for _seq, rec in log.read(from_seq, max_count):
-            seq, when, key_id, lock_id, outcome, reason = unpack_from("<LLLLBB", rec)
-            out.append({"seq": seq, "time": when, "key_id": key_id, "lock_id": lock_id, "outcome": outcome, "reason": reason})
-        return out
+        return [audit.to_fields(rec) for _seq, rec in log.read(from_seq, max_count)]
 
     def _uncopied(self, max_count):
         return self._records(self.log, max(self.copy_from, self.log.first_seq), min(max_count, AUDIT_BATCH_MAX))
@@ -193,10 +189,7 @@ class LockApp:
         try:
             t, seq, m, _mac = frame.decode(raw)
         except frame.FrameError as e:
-            if e.reason in ("bad_payload", "unknown_type"):
-                code = codec.ERR_BAD_REQUEST if e.reason == "bad_payload" else codec.ERR_UNKNOWN_COMMAND
-                return frame.encode_message(codec.T_RESULT, raw[4] if len(raw) > 4 else 0, {"code": code})
-            return None
+            return frame.error_reply(raw, e)
         if t == codec.T_INFO_REQUEST:
             return frame.encode_message(codec.T_INFO, seq, self.info())
         if t == codec.T_STATUS_REQUEST:
