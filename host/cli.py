@@ -16,6 +16,7 @@ COMMANDS = {
     "demo": ("cmd_demo", "the main job: a tour of the protocol through both codecs"),
     "tour": ("cmd_tour", "one of every message through construct and the firmware codec, as annotated hex"),
     "scenario": ("cmd_scenario", "run scenario files (shared/SCENARIOS.md) on emulated devices"),
+    "emulate": ("cmd_emulate", "serve an emulated site's devices on a pty, socket:// and keylock:// until interrupted"),
     "flash": ("cmd_flash", "compile the firmware with mpy-cross and deploy it to a board with mpremote"),
     "bench": ("cmd_bench", "run the handshake or fleet benchmark and print its figures"),
     "physics": ("cmd_physics", "ask the physical models: opening, life, thermal"),

@@ -105,11 +105,15 @@ class EmulatedSite:
 
     # --- the host link ------------------------------------------------------------------
 
+    def host_frame(self, name, raw):
+        """A raw frame on the device's host port (USB serial); its raw answer or None."""
+        self._sync(name)
+        return self.devices.call(name, "on_host_frame", raw)
+
     def _host(self, name, msg_type, fields, expect_ok=False):
         """Send one host command to a device; (type, fields) of its answer."""
         self._seq = (self._seq + 1) & 0xFF
-        self._sync(name)
-        reply = self.devices.call(name, "on_host_frame", encode_frame(msg_type, fields, self._seq))
+        reply = self.host_frame(name, encode_frame(msg_type, fields, self._seq))
         if reply is None:
             raise RuntimeError(f"{name} did not answer {msg_type.name}")
         decoded = decode_frame(reply)
