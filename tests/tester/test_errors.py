@@ -1,0 +1,87 @@
+"""Clear errors, never a traceback: a missing port, an unknown scheme, a device that is not
+there or is busy, a bad keylock:// option, options where they do not belong."""
+
+import fcntl
+import os
+import socket
+import termios
+
+import pytest
+from keylock.host.cli import main
+
+
+def cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("command", ["info", "status", "replay"])
+def test_a_device_command_without_a_port_says_how_to_give_one(capsys, command, tmp_path):
+    extra = [str(tmp_path / "x.jsonl")] if command == "replay" else []
+    code, _, err = cli(capsys, command, *extra)
+    assert code == 2 and f"keylock {command}: needs a device: keylock --port URL {command}" in err
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("bogus://somewhere", "bogus://somewhere: invalid URL, protocol 'bogus' not known"),
+        ("/dev/no-such-tty", "/dev/no-such-tty: no such port"),
+        ("socket://127.0.0.1:{free}", "socket://127.0.0.1:{free}: nothing is listening there (is `keylock emulate` running?)"),
+        ("keylock://127.0.0.1:{hub}/K99", "ERR unknown device 'K99'; devices: K1, K2"),
+        ("keylock://127.0.0.1:{hub}/K1?noise=0.1&bogus=1", "unknown option(s) bogus: the form is keylock://HOST:PORT/DEVICE[?noise=RATE][&seed=N][&timeout=SECONDS]"),
+        ("keylock://127.0.0.1:{hub}/K1?noise=2", "noise=2.0 must be at least 0 and below 1"),
+        ("keylock://127.0.0.1", "expected a URL of the form keylock://HOST:PORT/DEVICE"),
+    ],
+    ids=["unknown_scheme", "no_such_tty", "refused", "unknown_device", "unknown_option", "bad_noise", "no_device"],
+)
+def test_a_port_that_cannot_be_opened_is_named_with_the_reason(served, capsys, url, message):
+    hub = served.devices["K1"]["url"].split("/")[2].split(":")[1]
+    values = {"free": free_port(), "hub": hub}
+    code, out, err = cli(capsys, "--port", url.format(**values), "info")
+    assert code == 1 and out == ""
+    assert err.startswith("keylock: ") and message.format(**values) in err, err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root opens a tty even in exclusive mode")
+def test_a_busy_port_says_so(served, capsys):
+    pty = served.devices["K2"]["pty"]
+    fd = os.open(pty, os.O_RDWR | os.O_NOCTTY)
+    try:
+        fcntl.ioctl(fd, termios.TIOCEXCL)
+        code, _, err = cli(capsys, "--port", pty, "info")
+        assert code == 1 and f"keylock: {pty}: the port is busy" in err
+    finally:
+        os.close(fd)
+
+
+def test_silence_is_no_answer_within_the_timeout(capsys):
+    # a port that takes the request and never answers: a TCP listener that reads nothing
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+        code, _, err = cli(capsys, "--port", url, "--timeout-ms", "50", "--retries", "1", "info")
+    assert code == 1 and err == f"keylock: {url}: no answer within 50 ms (2 attempts)\n"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--bogus", "info"], "unknown option '--bogus' before the command"),
+        (["--port"], "--port needs a value"),
+        (["--port", "socket://x:1", "decode", "a5"], "--port is for device commands, not `decode`"),
+        (["--port", "socket://x:1", "--timeout-ms", "0", "info"], "--timeout-ms must be above 0"),
+    ],
+)
+def test_bad_options_exit_2_and_change_nothing(capsys, argv, message):
+    code, _, err = cli(capsys, *argv)
+    assert code == 2 and message in err
