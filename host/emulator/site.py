@@ -59,6 +59,19 @@ class Opening:
     duration_s: float = 0.0  # how long the lock needed, from insertion to the end of its work
 
 
+def _opening_charge(physics, motor_ran):
+    """(charge [C], energy [J]) the key's cell gave for an opening: all of it, or what was
+    drawn before the motor phase began when the motor never ran."""
+    charge_C, energy_J = float(physics.charge_C), float(physics.energy_J)
+    start_s = float(physics.phase_start_s[physics.phase_names.index("motor")])
+    if motor_ran or not np.isfinite(start_s) or charge_C <= 0:
+        return charge_C, energy_J
+    before = physics.time_s < start_s
+    drawn_C = float(np.sum(physics.battery_current_A[before][:-1] * np.diff(physics.time_s[before]))) if before.sum() > 1 else 0.0
+    drawn_C = min(max(drawn_C, 0.0), charge_C)
+    return drawn_C, energy_J * drawn_C / charge_C
+
+
 class EmulatedSite:
     def __init__(self, runtime: str = "cpython", start_s: int = 1767600000, timezone: str = "UTC", folder: Path | None = None):
         self._own_folder = folder is None
@@ -201,7 +214,6 @@ class EmulatedSite:
         self.devices.boot(lock)  # the lock is passive: every insertion powers it up afresh
         self._sync(lock)
         physics = power.simulate_opening(k.battery, k.soc, self._cell_C(k))
-        k.soc = float(drain.drain(k.soc, 0.0, k.battery, self._cell_C(k), openings=1, opening_charge_C=physics.charge_C))
         needs_s = float(physics.time_s[-1])
         pulled = hold_s is not None and hold_s < needs_s
         phase = physics.reset_phase if physics.browned_out else None
@@ -229,7 +241,11 @@ class EmulatedSite:
         got = self.devices.outcome(key)
         if got is None:
             got = (Outcome.DENIED, Denial.KEY_REMOVED if pulled else Denial.LOW_BATTERY)
-        return Opening(Outcome(got[0]), Denial(got[1]), float(physics.energy_J), float(physics.min_supply_V), wire, needs_s)
+        # A lock that decided to deny never fired its motor: the cell paid only up to there.
+        motor_ran = got[0] == Outcome.GRANTED or got[1] in (Denial.LOW_BATTERY, Denial.KEY_REMOVED)
+        charge_C, energy_J = _opening_charge(physics, motor_ran)
+        k.soc = float(drain.drain(k.soc, 0.0, k.battery, self._cell_C(k), openings=1, opening_charge_C=charge_C))
+        return Opening(Outcome(got[0]), Denial(got[1]), energy_J, float(physics.min_supply_V), wire, needs_s)
 
     def remove(self, key):
         self.keys[key].in_lock = None

@@ -44,3 +44,13 @@ def test_wire_bytes_of_an_opening(tmp_path):
     # 96 bytes of handshake, then credential/decision, audit read/batch, ack/result in the session
     assert result.wire_bytes > 96
     site.close()
+
+
+def test_a_denied_opening_costs_less_than_a_granted_one(tmp_path):
+    site = site_with(tmp_path, "K1")
+    site.add_lock("L2", group="elsewhere")  # K1 has no right here
+    granted = site.open("K1", "L1")
+    denied = site.open("K1", "L2")
+    assert (granted.outcome, denied.reason) == (Outcome.GRANTED, Denial.NOT_AUTHORIZED)
+    assert 0 < denied.energy_J < granted.energy_J  # booted and decided, but the motor never ran
+    site.close()
