@@ -89,6 +89,8 @@ class Endpoints:
                     "hub": f"{self.host}:{self.hub.getsockname()[1]}",
                     "server": str(self.site.folder / "site.db"),
                     "speed": self.speed,
+                    # the site's virtual clock: virtual_time at wall_time, running at `speed`
+                    "clock": {"virtual_time": int(self.site.now_s), "wall_time": round(time.time(), 3)},
                     "devices": self.devices,
                 }
             }

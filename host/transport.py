@@ -84,8 +84,10 @@ class Transport:
     # --- the port -------------------------------------------------------------------------
 
     def open(self) -> "Transport":
+        # A device path is opened exclusively, so a second tester gets "busy", not half the bytes.
+        extra = {} if "://" in self.url else {"exclusive": True}
         try:
-            port = serial.serial_for_url(self.url, do_not_open=True, baudrate=self._baudrate, timeout=READ_POLL_S)
+            port = serial.serial_for_url(self.url, do_not_open=True, baudrate=self._baudrate, timeout=READ_POLL_S, **extra)
         except ValueError as exc:  # an unknown scheme or a bad option: pyserial's message is specific
             raise PortError(f"{self.url}: {exc}") from None
         try:
@@ -97,7 +99,7 @@ class Transport:
 
     def _open_error(self, exc: Exception) -> str:
         code = getattr(exc, "errno", None)
-        text = str(exc)
+        text = str(exc).removeprefix(f"Could not open port {self.url}: ")
         if code == errno.EBUSY or "busy" in text.lower():
             return f"{self.url}: the port is busy (another program has it open)"
         if code == errno.ENOENT or "No such file" in text:

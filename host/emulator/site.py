@@ -121,7 +121,14 @@ class EmulatedSite:
     def host_frame(self, name, raw):
         """A raw frame on the device's host port (USB serial); its raw answer or None."""
         self._sync(name)
-        return self.devices.call(name, "on_host_frame", raw)
+        reply = self.devices.call(name, "on_host_frame", raw)
+        if name in self.keys:
+            # The frame may have set the key's clock (TIME_SET, VALIDATE): from now on the
+            # key's RTC runs from there, so remember how far it is from virtual time.
+            rtc = self.devices.get(name, "rtc_s")
+            if rtc is not None:
+                self.keys[name].clock_skew_s = float(rtc - int(self.now_s))
+        return reply
 
     def _host(self, name, msg_type, fields, expect_ok=False):
         """Send one host command to a device; (type, fields) of its answer."""
@@ -267,7 +274,6 @@ class EmulatedSite:
         if records:
             k.uploaded_seq += len(records)
         self._host(key, MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential}, expect_ok=True)
-        k.clock_skew_s = 0.0  # the key took the server's time
         self._host(key, MsgType.BLOCKLIST_UPDATE, v.blocklist)  # "stale" when it has this version: fine
         return None
 

@@ -76,6 +76,17 @@ class Serial(protocol_socket.Serial):
         if reply.strip() != b"OK":
             raise SerialException(f"{self.portstr}: {reply.decode(errors='replace').strip() or 'the hub closed the connection'}")
 
+    def close(self):
+        # pyserial's socket handler sleeps 0.3 s here on every close; a hub needs no such wait.
+        self.is_open = False
+        if self._socket:
+            try:
+                self._socket.shutdown(2)
+                self._socket.close()
+            except OSError:
+                pass
+            self._socket = None
+
     def _garble(self, data):
         if not self._noise or not data:
             return data

@@ -54,3 +54,14 @@ def test_a_denied_opening_costs_less_than_a_granted_one(tmp_path):
     assert (granted.outcome, denied.reason) == (Outcome.GRANTED, Denial.NOT_AUTHORIZED)
     assert 0 < denied.energy_J < granted.energy_J  # booted and decided, but the motor never ran
     site.close()
+
+
+def test_a_clock_set_over_the_host_link_keeps_running_from_there(tmp_path):
+    from keylock.protocol.codes import MsgType
+
+    site = site_with(tmp_path, "K1")
+    site._host("K1", MsgType.TIME_SET, {"unix_s": 1900000000}, expect_ok=True)
+    site.advance(60)
+    _t, answer = site._host("K1", MsgType.TIME_REQUEST, {})
+    assert answer["unix_s"] == 1900000060  # not rewritten to the site's virtual time
+    site.close()
