@@ -35,8 +35,8 @@
 //   firmware Node's CSPRNG (as host/mp_runner.mjs does), the board's hardware RNG.
 
 import fs from "node:fs";
-import path from "node:path";
 import crypto from "node:crypto";
+import { importMicroPython, mkdirs } from "./mp_common.mjs";
 
 const LINE_IN = 0;
 const LINE_OUT = 1;
@@ -102,16 +102,6 @@ function renumberErrors(FS) {
   }
 }
 
-async function importMicroPython() {
-  const name = "@micropython/micropython-webassembly-pyscript";
-  try {
-    return await import(name);
-  } catch (err) {
-    const root = process.env.KEYLOCK_NODE_MODULES;
-    if (!root) throw err;
-    return await import(path.join(root, name, "micropython.mjs"));
-  }
-}
 
 function parseArgs(argv) {
   const opts = { heap: 8 * 1024 * 1024 };
@@ -473,17 +463,6 @@ class Board {
   }
 }
 
-function mkdirs(FS, dir) {
-  let cur = "";
-  for (const part of dir.split("/").filter(Boolean)) {
-    cur += "/" + part;
-    try {
-      FS.mkdir(cur);
-    } catch (err) {
-      // exists already
-    }
-  }
-}
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));

@@ -17,17 +17,8 @@ import fs from "node:fs";
 import path from "node:path";
 import crypto from "node:crypto";
 import readline from "node:readline";
+import { importMicroPython, mkdirs } from "./mp_common.mjs";
 
-async function importMicroPython() {
-  const name = "@micropython/micropython-webassembly-pyscript";
-  try {
-    return await import(name);
-  } catch (err) {
-    const root = process.env.KEYLOCK_NODE_MODULES;
-    if (!root) throw err;
-    return await import(path.join(root, name, "micropython.mjs"));
-  }
-}
 
 function parseArgs(argv) {
   const opts = { mounts: [], heap: 4 * 1024 * 1024, serve: false, script: null };
@@ -52,17 +43,6 @@ function parseArgs(argv) {
   return opts;
 }
 
-function mkdirs(FS, dir) {
-  let cur = "";
-  for (const part of dir.split("/").filter(Boolean)) {
-    cur += "/" + part;
-    try {
-      FS.mkdir(cur);
-    } catch (err) {
-      // exists already
-    }
-  }
-}
 
 function copyTree(FS, hostDir, mpDir) {
   mkdirs(FS, mpDir);
