@@ -4,12 +4,11 @@
 # lock in the same interpreter, in another process or across a real contact.
 from struct import pack
 
-from . import audit, codec, frame, handshake, storage
+from . import audit, codec, frame, handshake, storage, version
+from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests read it here)
 from ._const import const
 from .session import SessionError
 
-FW_VERSION = (0, 1, 0)
-PROTOCOL_VERSION = const(1)
 LOW_BATTERY_PERMILLE = const(150)  # the 15 % warning
 AUDIT_RECORD_LEN = audit.RECORD_LEN
 AUDIT_BATCH_MAX = const(64)
@@ -167,9 +166,7 @@ class KeyApp:
         except frame.FrameError as e:
             return frame.error_reply(raw, e)
         if t == codec.T_INFO_REQUEST:
-            major, minor, patch = FW_VERSION
-            info = {"role": codec.ROLE_KEY, "device_id": self.key_id, "fw_major": major, "fw_minor": minor, "fw_patch": patch, "protocol_version": PROTOCOL_VERSION, "board": b"keylock-key"}
-            return frame.encode_message(codec.T_INFO, seq, info)
+            return frame.encode_message(codec.T_INFO, seq, version.info(codec.ROLE_KEY, self.key_id, b"keylock-key"))
         if t == codec.T_STATUS_REQUEST:
             return frame.encode_message(codec.T_KEY_STATUS, seq, self.status())
         if t == codec.T_TIME_REQUEST:

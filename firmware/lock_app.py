@@ -5,12 +5,11 @@
 # newer signed blocklist a key carries, and copies its new events to keys.
 from struct import pack, unpack_from
 
-from . import audit, codec, crypto, frame, handshake, signed, storage
+from . import audit, codec, crypto, frame, handshake, signed, storage, version
+from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests read it here)
 from ._const import const
 from .session import SessionError
 
-FW_VERSION = (0, 1, 0)
-PROTOCOL_VERSION = const(1)
 TEMP_MAX_dC = const(850)  # rated to 85 C
 TEMP_MIN_dC = const(-250)  # and down to -25 C
 CLOCK_SLACK_S = const(60)  # keys' clocks may differ by this much before it counts as rollback
@@ -201,8 +200,7 @@ class LockApp:
         return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_UNKNOWN_COMMAND})
 
     def info(self):
-        major, minor, patch = FW_VERSION
-        return {"role": codec.ROLE_LOCK, "device_id": self.lock_id, "fw_major": major, "fw_minor": minor, "fw_patch": patch, "protocol_version": PROTOCOL_VERSION, "board": b"keylock-lock"}
+        return version.info(codec.ROLE_LOCK, self.lock_id, b"keylock-lock")
 
     def status(self):
         return {

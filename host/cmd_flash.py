@@ -286,11 +286,10 @@ def _printable(data: bytes, limit: int = 400) -> str:
 
 
 def expected_version(role: str) -> tuple[int, int, int]:
-    if role == "key":
-        from ..firmware.key_app import FW_VERSION
-    else:
-        from ..firmware.lock_app import FW_VERSION
-    return tuple(FW_VERSION)  # type: ignore[return-value]
+    """Key and lock are flashed from the same tree: one version (firmware/version.py)."""
+    from ..firmware.version import FW_VERSION
+
+    return FW_VERSION
 
 
 def check_info(port: str, role: str, info: dict) -> None:
