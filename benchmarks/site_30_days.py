@@ -73,8 +73,8 @@ def generate(seed: int = 30) -> str:
 
 
 def run_once(runtime: str) -> tuple[float, int, bool]:
+    from ..host.emulator.factory import make_engine
     from ..host.scenario import parse, runner
-    from ..host.scenario.engine import make_engine
 
     scenario = parse.load(SCENARIO)
     t0 = time.perf_counter()

@@ -46,6 +46,10 @@ MAX_LENGTH = const(16384)
 CRC_LEN = const(4)
 OVERHEAD = const(9)
 
+# --- shared figures (protocol/codes.py)
+PROTOCOL_VERSION = const(1)
+LOW_BATTERY_PERMILLE = const(150)
+
 # --- MsgType (protocol/codes.py)
 T_HS_HELLO = const(1)
 T_HS_CHALLENGE = const(2)

@@ -9,7 +9,6 @@ from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests
 from ._const import const
 from .session import SessionError
 
-LOW_BATTERY_PERMILLE = const(150)  # the 15 % warning
 AUDIT_RECORD_LEN = audit.RECORD_LEN
 AUDIT_BATCH_MAX = const(64)
 
@@ -55,7 +54,7 @@ class KeyApp:
     # --- status -------------------------------------------------------------------------
 
     def battery_low(self):
-        return self.dev.battery_permille <= LOW_BATTERY_PERMILLE
+        return self.dev.battery_permille <= codec.LOW_BATTERY_PERMILLE
 
     def validated(self):
         now = self.dev.now_s()

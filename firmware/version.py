@@ -1,9 +1,9 @@
 # The firmware's version, one for key and lock (they are flashed from the same tree), and the
-# INFO answer both give on the host link. `keylock flash` checks a board against it.
-from ._const import const
+# INFO answer both give on the host link. `keylock flash` checks a board against it. It is the
+# one version of the project: pyproject.toml reads the package's version from FW_VERSION.
+from .codec import PROTOCOL_VERSION
 
 FW_VERSION = (0, 1, 0)
-PROTOCOL_VERSION = const(1)
 
 
 def info(role, device_id, board):

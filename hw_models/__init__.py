@@ -20,7 +20,7 @@ Debit it (and anything else) from the key's state of charge over virtual time::
                       openings=1, advertising_fraction=1.0, in_lock_s=0.0, opening_charge_C=r.charge_C)
 
 `in_lock_s` is how much of the interval the key sat in a lock, which powers the lock's idle
-current through the contact. The key's 15 % warning is `soc <= drain.WARN_SOC`.
+current through the contact. The key's low-battery warning threshold is the protocol's (keylock.protocol.codes.LOW_BATTERY_SOC); hw_models imports nothing of ours, so callers pass it as `warn_soc`.
 
 Heat (node 0 the padlock body, node 1 the keyhole and electronics)::
 

@@ -17,7 +17,6 @@ from .params import CR2032, DEFAULT_KEY_LOAD, check_range
 
 SECONDS_PER_DAY = 86_400.0
 SECONDS_PER_YEAR = 365.25 * SECONDS_PER_DAY
-WARN_SOC = 0.15  # the key warns, and the server's battery report lists it, at or below 15 %
 
 
 def capacity_C(battery):
@@ -89,18 +88,19 @@ def usable_soc(soc, battery=CR2032, temperature_C=23.0):
     return np.clip((bat.check_soc(soc) - (1.0 - k_T)) / k_T, 0.0, 1.0)
 
 
-def battery_life(average_current_A, battery=CR2032, temperature_C=23.0, soc0=1.0):
-    """Life under a constant average current: `years` and `days` to empty, `days_to_15pct`.
+def battery_life(average_current_A, battery=CR2032, temperature_C=23.0, soc0=1.0, *, warn_soc):
+    """Life under a constant average current: `years` and `days` to empty, `days_to_warning`.
 
     Both are on the charge a sustained discharge at `temperature_C` can still deliver
-    (`usable_soc`): empty is usable 0, the warning usable 15 %. At room temperature k_T = 1 and
-    these are plain state of charge 0 and 0.15.
+    (`usable_soc`): empty is usable 0, the warning usable `warn_soc` (the product's low-battery
+    threshold, which the protocol defines and the caller passes). At room temperature k_T = 1
+    and these are plain state of charge 0 and `warn_soc`.
     """
     k_T = bat.capacity_factor(temperature_C, battery)
     empty_s = time_to_soc_s(1.0 - k_T, average_current_A, battery, temperature_C, soc0)
-    warn_s = time_to_soc_s(1.0 - k_T + WARN_SOC * k_T, average_current_A, battery, temperature_C, soc0)
+    warn_s = time_to_soc_s(1.0 - k_T + warn_soc * k_T, average_current_A, battery, temperature_C, soc0)
     return {
         "years": empty_s / SECONDS_PER_YEAR,
         "days": empty_s / SECONDS_PER_DAY,
-        "days_to_15pct": warn_s / SECONDS_PER_DAY,
+        "days_to_warning": warn_s / SECONDS_PER_DAY,
     }

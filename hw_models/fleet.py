@@ -32,8 +32,9 @@ class FleetResult:
     day: np.ndarray  # (days + 1,)
     temperature_C: np.ndarray  # (days,) daily mean
     soc: np.ndarray  # (days + 1, keys)
-    crossing_day: np.ndarray  # (keys,) first day at or below 15 %; -1 if not within the run
+    crossing_day: np.ndarray  # (keys,) first day at or below warn_soc; -1 if not within the run
     usage: Usage
+    warn_soc: float  # the low-battery threshold the crossings are counted at
 
 
 def site_temperature_C(day, site=DEFAULT_SITE):
@@ -95,17 +96,17 @@ def simulate(usage, temperature_C, battery=CR2032, key=DEFAULT_KEY_LOAD, site=DE
     return soc
 
 
-def crossing_day(soc, threshold=drn.WARN_SOC):
+def crossing_day(soc, threshold):
     """First day index at or below `threshold` per key; -1 where it never gets there."""
     below = np.asanyarray(soc) <= threshold
     return np.where(below.any(axis=0), below.argmax(axis=0), -1)
 
 
-def run_site(n_keys=10_000, days=365, site=DEFAULT_SITE, battery=CR2032, key=DEFAULT_KEY_LOAD, seed=0):
+def run_site(n_keys=10_000, days=365, site=DEFAULT_SITE, battery=CR2032, key=DEFAULT_KEY_LOAD, seed=0, *, warn_soc):
     """Draw a site's usage and simulate it; see `FleetResult`."""
     usage = draw_usage(n_keys, days, site, seed)
     temperature_C = site_temperature_C(np.arange(days), site)
     soc = simulate(usage, temperature_C, battery, key, site)
     return FleetResult(
-        day=np.arange(days + 1), temperature_C=temperature_C, soc=soc, crossing_day=crossing_day(soc), usage=usage
+        day=np.arange(days + 1), temperature_C=temperature_C, soc=soc, crossing_day=crossing_day(soc, warn_soc), usage=usage, warn_soc=warn_soc
     )

@@ -101,22 +101,23 @@ def plot_thermal(path, heat_W=300.0, heating_s=60.0, ambient_C=20.0, params=DEFA
     return _save(fig, path)
 
 
-def plot_fleet(path, result=None, n_keys=10_000, seed=0):
-    """When each key of a site crosses 15 %, and the spread of state of charge over the year."""
-    result = flt.run_site(n_keys=n_keys, seed=seed) if result is None else result
+def plot_fleet(path, result):
+    """When each key of a site (a fleet.FleetResult) crosses its low-battery threshold, and the
+    spread of state of charge over the year."""
+    warn_pct = 100 * result.warn_soc
     days = result.day
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     ax_soc, ax_cross = fig.subplots(1, 2)
     p5, p50, p95 = np.percentile(result.soc, [5, 50, 95], axis=1)
     ax_soc.fill_between(days, p5 * 100, p95 * 100, color="tab:blue", alpha=0.25, label="5-95 % of keys")
     ax_soc.plot(days, p50 * 100, color="tab:blue", lw=2, label="median key")
-    ax_soc.axhline(15, color="tab:red", ls="--", lw=1, label="15 %: battery report")
+    ax_soc.axhline(warn_pct, color="tab:red", ls="--", lw=1, label=f"{warn_pct:g} %: battery report")
     ax_soc.set(xlabel="month", ylabel="state of charge [%]", ylim=(0, 100), title="state of charge over the year")
     crossed = result.crossing_day[result.crossing_day >= 0]
     ax_cross.hist(crossed, bins=np.arange(0, days[-1] + 8, 7), color="tab:red", alpha=0.8)
     n = result.soc.shape[1]
     ax_cross.set(xlabel="month", ylabel="keys per week",
-                 title=f"keys reaching 15 %: {crossed.size} of {n} within the year")
+                 title=f"keys reaching {warn_pct:g} %: {crossed.size} of {n} within the year")
     for ax in (ax_soc, ax_cross):
         ax.set_xticks(_MONTH_START_DAY, _MONTHS)
         ax.set_xlim(0, days[-1])

@@ -116,6 +116,18 @@ class Weekday(IntFlag):
     ALL = 0x7F
 
 
+# Names as the scenario format, the CLI and the server spell them (lower case).
+ROLE_NAMES = tuple(role.name.lower() for role in Role)
+DAY_NAMES = tuple(day.name.lower() for day in Weekday if day is not Weekday.ALL)
+DENIAL_REASONS = tuple(denial.name.lower() for denial in Denial if denial is not Denial.NONE)
+PUBLIC_ERROR_CODES = tuple(code.name.lower() for code in ErrorCode if 0 < code < 32)  # SCENARIOS.md `error:`
+
+# Figures key, lock, server and tools must agree on; the firmware codec exports them too.
+PROTOCOL_VERSION = 1  # INFO.protocol_version: bump when a frame or message changes incompatibly
+LOW_BATTERY_PERMILLE = 150  # at or below this a key warns (KeyFlag.BATTERY_LOW) and is on the battery report
+LOW_BATTERY_SOC = LOW_BATTERY_PERMILLE / 1000
+EXPORTED_FIGURES = ("PROTOCOL_VERSION", "LOW_BATTERY_PERMILLE")
+
 # The enums whose members the firmware codec exports as constants, with their prefix.
 EXPORTED = {
     "T": MsgType,

@@ -225,6 +225,9 @@ def generate() -> str:
     out = [_HEADER, "", "# --- frame layer (protocol/frame.py)"]
     for name in ("START", "SECURED", "MAC_LEN", "MIN_LENGTH", "MAX_LENGTH", "CRC_LEN", "OVERHEAD"):
         out.append(f"{name} = const({getattr(frame, name)})")
+    out += ["", "# --- shared figures (protocol/codes.py)"]
+    for name in codes.EXPORTED_FIGURES:
+        out.append(f"{name} = const({getattr(codes, name)})")
     for prefix, enum in codes.EXPORTED.items():
         out += ["", f"# --- {enum.__name__} (protocol/codes.py)"]
         for member in enum:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ...firmware import emu_port, key_app, lock_app
 from ...firmware.flash import FaultyFlash, FileFlash, PowerCut
-from ..micropython import MicroPython
+from ..runtime.micropython import MicroPython
 
 APPS = {"key": (key_app.KeyApp, key_app.FLASH_SECTORS), "lock": (lock_app.LockApp, lock_app.FLASH_SECTORS)}
 

@@ -4,9 +4,8 @@ import datetime as dt
 import secrets
 
 from ...protocol.codes import Denial, KeyFlag, Outcome
-from ..scenario.engine import Engine
-from ..scenario.engine import Outcome as StepOutcome
-from ..scenario.model import AuditEvent
+from ..scenario.engine import Engine, StepResult
+from ..scenario.model import ScenarioEvent
 from .site import EmulatedSite
 
 
@@ -43,26 +42,26 @@ class SiteEngine(Engine):
 
     def grant(self, key, locks=None, groups=None, schedule=None):
         self.s.server.grant(key, locks=list(locks) if locks else None, groups=list(groups) if groups else None, schedule=schedule)
-        return StepOutcome()
+        return StepResult()
 
     def revoke(self, key, locks=None, groups=None):
         self.s.server.revoke(key, locks=list(locks) if locks else None, groups=list(groups) if groups else None)
-        return StepOutcome()
+        return StepResult()
 
     def block(self, key):
         self.s.server.block(key)
-        return StepOutcome()
+        return StepResult()
 
     def unblock(self, key):
         self.s.server.unblock(key)
-        return StepOutcome()
+        return StepResult()
 
     def validate(self, key, phone=None, online=True):
         code = self.s.validate(key, phone=phone, online=online)
-        return StepOutcome() if code is None else StepOutcome(result="error", code=code)
+        return StepResult() if code is None else StepResult(result="error", code=code)
 
     def battery_report(self):
-        return StepOutcome(keys=list(self.s.server.battery_report()))
+        return StepResult(keys=list(self.s.server.battery_report()))
 
     # --- device actions -----------------------------------------------------------------
 
@@ -74,8 +73,8 @@ class SiteEngine(Engine):
         self.energy_J.append(opening.energy_J)
         details = {"energy_J": round(opening.energy_J, 5), "soc": round(self.s.keys[key].soc, 4), "time": _iso(self.s.now_s)}
         if opening.outcome == Outcome.GRANTED:
-            return StepOutcome(result="granted", details=details)
-        return StepOutcome(result="denied", reason=reason, details=details)
+            return StepResult(result="granted", details=details)
+        return StepResult(result="denied", reason=reason, details=details)
 
     def open(self, key, lock, hold_s=None):
         return self._opening(key, self.s.open(key, lock, hold_s=hold_s))
@@ -85,31 +84,31 @@ class SiteEngine(Engine):
 
     def remove(self, key, lock=None):
         self.s.remove(key)
-        return StepOutcome()
+        return StepResult()
 
     def advance(self, seconds):
         self.s.advance(seconds)
-        return StepOutcome(details={f"soc_{k}": round(state.soc, 4) for k, state in self.s.keys.items()})
+        return StepResult(details={f"soc_{k}": round(state.soc, 4) for k, state in self.s.keys.items()})
 
     def pair(self, key, phone):
         code = self.s.pair(key, phone)
-        return StepOutcome() if code is None else StepOutcome(result="error", code=code)
+        return StepResult() if code is None else StepResult(result="error", code=code)
 
     def unpair(self, key, phone):
         code = self.s.unpair(key, phone)
-        return StepOutcome() if code is None else StepOutcome(result="error", code=code)
+        return StepResult() if code is None else StepResult(result="error", code=code)
 
     def remove_battery(self, key, for_s):
         self.s.remove_battery(key, for_s)
-        return StepOutcome()
+        return StepResult()
 
     def set_temperature(self, celsius, key=None, lock=None, part=None):
         self.s.set_temperature(celsius, key=key, lock=lock, part=part)
-        return StepOutcome()
+        return StepResult()
 
     def set_battery(self, key, soc):
         self.s.set_battery(key, soc)
-        return StepOutcome()
+        return StepResult()
 
     def status(self, key=None, lock=None):
         if key is not None:
@@ -130,7 +129,7 @@ class SiteEngine(Engine):
                 "events": st["events"],
                 "temperature_C": st["temperature_dC"] / 10,
             }
-        return StepOutcome(fields=fields)
+        return StepResult(fields=fields)
 
     def audit(self, key=None, lock=None, last=None):
         records = self.s.key_audit(key) if key is not None else self.s.lock_audit(lock)
@@ -140,10 +139,10 @@ class SiteEngine(Engine):
         for r in records:
             name = self._key_name(r["key_id"])
             if r["outcome"] == Outcome.GRANTED:
-                events.append(AuditEvent(key=name, result="granted"))
+                events.append(ScenarioEvent(key=name, result="granted"))
             else:
-                events.append(AuditEvent(key=name, result="denied", reason=Denial(r["reason"]).name.lower()))
-        return StepOutcome(events=events)
+                events.append(ScenarioEvent(key=name, result="denied", reason=Denial(r["reason"]).name.lower()))
+        return StepResult(events=events)
 
     def _key_name(self, key_id):
         try:
@@ -164,7 +163,4 @@ class SiteEngine(Engine):
             self.site.close()
             self.site = None
 
-
-def make_engine(runtime, scenario=None):
-    return SiteEngine(runtime)
 

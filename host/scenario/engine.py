@@ -1,11 +1,11 @@
-"""The interface between scenario files and whatever runs them: the Engine and its Outcome.
+"""The interface between scenario files and whatever runs them: the Engine and its StepResult.
 
 The emulator implements `Engine`; the runner (runner.py) calls it. One Engine instance runs
 one scenario:
 
-    engine = make_engine(runtime, scenario)   # build it; nothing of the site exists yet
+    engine = factory(runtime, scenario)       # build it; nothing of the site exists yet
     engine.setup(scenario)                    # create the site at scenario.start
-    engine.open(key="K1", lock="L1", hold_s=2.0) -> Outcome   # one call per step, in order
+    engine.open(key="K1", lock="L1", hold_s=2.0) -> StepResult   # one call per step, in order
     engine.summary() -> dict                  # optional figures for the final summary
     engine.close()                            # always called, also after a failure
 
@@ -14,35 +14,25 @@ the parser: every id names something in `scenario.site`, durations are seconds (
 schedule is a `model.Schedule` (minutes since local midnight, in `scenario.timezone`).
 Arguments a file left out arrive as their defaults (None, or the documented default).
 
-An action method returns an Outcome describing what happened; it raises only for a bug or
+An action method returns a StepResult describing what happened; it raises only for a bug or
 a broken environment (never to report a denial or a refused validation: those are
-Outcomes). Virtual time moves only in `advance`, `remove_battery` (by `for_s`), `open` (by
+StepResults). Virtual time moves only in `advance`, `remove_battery` (by `for_s`), `open` (by
 the transaction's duration plus `hold_s`) and whatever time the devices themselves take.
 
-Finding the engine (`make_engine`):
-1. the environment variable KEYLOCK_SCENARIO_ENGINE=module:function, if set (tests use it to
-   plug in a scripted engine; the pytest plugin's --scenario-engine option sets the same);
-2. otherwise `keylock.host.emulator.make_engine(runtime, scenario)`.
-Either factory is called as `factory(runtime, scenario)` and returns an Engine.
+The emulator implements it (keylock.host.emulator); `keylock.host.emulator.factory` finds
+the engine to use, which may be another one given as module:function.
 """
 
-import importlib
-import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import cast
 
-from ..errors import KeylockError, UsageError
-from .model import AuditEvent, Scenario, Schedule
+from .model import Scenario, ScenarioEvent, Schedule
 
-ENGINE_ENV = "KEYLOCK_SCENARIO_ENGINE"
-
-__all__ = ["ENGINE_ENV", "AuditEvent", "Engine", "Outcome", "load_factory", "make_engine"]
+__all__ = ["Engine", "ScenarioEvent", "StepResult"]
 
 
 @dataclass
-class Outcome:
+class StepResult:
     """What one step did, as the engine saw it.
 
     result   "ok" (the action was done), "granted" (open/insert: the lock opened),
@@ -56,7 +46,7 @@ class Outcome:
              only the fields a step names, but the engine should report all of them.
     keys     battery_report: the ids of the keys the server reports at or below 15 %.
     events   audit: the events read, oldest first (with `last`, only the last that many),
-             each an AuditEvent(key, result "granted"/"denied", reason or None).
+             each an ScenarioEvent(key, result "granted"/"denied", reason or None).
     details  anything else worth showing, by name with units, numbers preferred; the runner
              prints them and sums up numeric ones per action in the scenario summary.
              Conventions: open/insert give `energy_J` (drawn from the key's battery by this
@@ -69,7 +59,7 @@ class Outcome:
     code: str | None = None
     fields: dict = field(default_factory=dict)
     keys: list[str] | None = None
-    events: list[AuditEvent] | None = None
+    events: list[ScenarioEvent] | None = None
     details: dict = field(default_factory=dict)
 
 
@@ -96,16 +86,16 @@ class Engine(ABC):
 
     @abstractmethod
     def grant(self, key: str, locks: tuple[str, ...] | None, groups: tuple[str, ...] | None,
-              schedule: Schedule | None) -> Outcome:
+              schedule: Schedule | None) -> StepResult:
         """Add a right on the server to these locks or these groups (exactly one is given),
         limited to `schedule` if given. Reaches the key at its next validation. Result "ok"."""
 
     @abstractmethod
-    def revoke(self, key: str, locks: tuple[str, ...] | None, groups: tuple[str, ...] | None) -> Outcome:
+    def revoke(self, key: str, locks: tuple[str, ...] | None, groups: tuple[str, ...] | None) -> StepResult:
         """Remove the right on the server to these locks or groups. Result "ok"."""
 
     @abstractmethod
-    def validate(self, key: str, phone: str | None, online: bool) -> Outcome:
+    def validate(self, key: str, phone: str | None, online: bool) -> StepResult:
         """Validate the key with the server through `phone`'s app (or the wall programmer
         when `phone` is None): new rights, a 10-day validity, the blocklist, the clock; its
         audit trail is uploaded. `online` False: the server is unreachable. Result "ok", or
@@ -114,71 +104,71 @@ class Engine(ABC):
         requires pairing)."""
 
     @abstractmethod
-    def open(self, key: str, lock: str, hold_s: float) -> Outcome:
+    def open(self, key: str, lock: str, hold_s: float) -> StepResult:
         """Insert the key, run the whole transaction on the emulated devices, keep the key in
         for `hold_s` seconds from insertion, remove it. Result "granted", or "denied" with a
         reason (key_removed when `hold_s` ends before the transaction does; low_battery when
         the lock browned out). Details: energy_J, soc."""
 
     @abstractmethod
-    def insert(self, key: str, lock: str) -> Outcome:
+    def insert(self, key: str, lock: str) -> StepResult:
         """Insert the key and run the transaction; the key stays in (and keeps powering the
         lock, draining its battery through later `advance`s) until `remove`. Result as open."""
 
     @abstractmethod
-    def remove(self, key: str, lock: str) -> Outcome:
+    def remove(self, key: str, lock: str) -> StepResult:
         """Pull the key inserted by `insert`. Result "ok"."""
 
     @abstractmethod
-    def advance(self, seconds: float) -> Outcome:
+    def advance(self, seconds: float) -> StepResult:
         """Move virtual time forward by `seconds`: batteries self-discharge, keys left in
         locks keep draining, validity runs out. Result "ok"."""
 
     @abstractmethod
-    def block(self, key: str) -> Outcome:
+    def block(self, key: str) -> StepResult:
         """Put the key on the server's blocklist (a new blocklist version). Result "ok"."""
 
     @abstractmethod
-    def unblock(self, key: str) -> Outcome:
+    def unblock(self, key: str) -> StepResult:
         """Take the key off the server's blocklist (a new blocklist version). Result "ok"."""
 
     @abstractmethod
-    def pair(self, key: str, phone: str) -> Outcome:
+    def pair(self, key: str, phone: str) -> StepResult:
         """Pair the key with the phone over Bluetooth from the phone's app. Result "ok", or
         "error" with already_paired (paired with another phone)."""
 
     @abstractmethod
-    def unpair(self, key: str, phone: str) -> Outcome:
+    def unpair(self, key: str, phone: str) -> StepResult:
         """Release the pairing from the phone's app. Result "ok", or "error" with not_paired."""
 
     @abstractmethod
-    def remove_battery(self, key: str, for_s: float) -> Outcome:
+    def remove_battery(self, key: str, for_s: float) -> StepResult:
         """Take the key's battery out and put it back after `for_s` seconds (virtual time
         moves by `for_s`); at one minute or more the key loses its pairing and its clock
         (the backup capacitor's retention). Result "ok"."""
 
     @abstractmethod
-    def set_temperature(self, celsius: float, key: str | None, lock: str | None, part: str | None) -> Outcome:
+    def set_temperature(self, celsius: float, key: str | None, lock: str | None, part: str | None) -> StepResult:
         """Set the ambient temperature of a key or a lock (exactly one is given), or with
         `part` ("body" or "keyhole", locks only) heat that part of the lock to `celsius`.
         Result "ok"."""
 
     @abstractmethod
-    def set_battery(self, key: str, soc: float) -> Outcome:
+    def set_battery(self, key: str, soc: float) -> StepResult:
         """Set the key's battery state of charge, 0..1. Result "ok"."""
 
     @abstractmethod
-    def status(self, key: str | None, lock: str | None) -> Outcome:
+    def status(self, key: str | None, lock: str | None) -> StepResult:
         """Read the status of a key or a lock (exactly one is given). Result "ok" with
         `fields`: a key's battery_low, soc, validated, valid_until, paired_phone, clock_set;
         a lock's blocklist_version, blocklist_size, events, temperature_C."""
 
     @abstractmethod
-    def battery_report(self) -> Outcome:
+    def battery_report(self) -> StepResult:
         """The server's report of keys at or below 15 %. Result "ok" with `keys`."""
 
     @abstractmethod
-    def audit(self, key: str | None, lock: str | None, last: int | None) -> Outcome:
+    def audit(self, key: str | None, lock: str | None, last: int | None) -> StepResult:
         """Read the audit events held by a lock or a key (exactly one is given), oldest
         first; with `last`, only the last that many. Result "ok" with `events`."""
 
@@ -189,39 +179,3 @@ class Engine(ABC):
 
     def close(self) -> None:
         """Release everything (files, subprocesses such as the MicroPython runtime)."""
-
-
-EngineFactory = Callable[[str, "Scenario | None"], "Engine"]
-
-
-def load_factory(spec: str) -> EngineFactory:
-    """`module:function` to the function, for KEYLOCK_SCENARIO_ENGINE and --scenario-engine."""
-    module_name, _, function_name = spec.partition(":")
-    if not module_name or not function_name:
-        raise UsageError(f"an engine factory is given as module:function, not {spec!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise UsageError(f"cannot import the engine factory's module {module_name!r}: {exc}") from None
-    factory = getattr(module, function_name, None)
-    if not callable(factory):
-        raise UsageError(f"{module_name!r} has no function {function_name!r} to make an engine")
-    return cast(EngineFactory, factory)
-
-
-def make_engine(runtime: str, scenario: Scenario | None = None) -> Engine:
-    """An Engine for `runtime` ("cpython" or "micropython"), not yet set up (see the module doc)."""
-    spec = os.environ.get(ENGINE_ENV)
-    if spec:
-        return load_factory(spec)(runtime, scenario)
-    try:
-        from .. import emulator
-    except ImportError as exc:
-        # Only the emulator's own absence means "not built"; a missing dependency inside it is a bug to show.
-        if exc.name != "keylock.host.emulator":
-            raise
-        raise KeylockError("the emulator is not built yet (keylock.host.emulator is missing)") from None
-    factory: EngineFactory | None = getattr(emulator, "make_engine", None)
-    if factory is None:
-        raise KeylockError("the emulator is not built yet (keylock.host.emulator has no make_engine)")
-    return factory(runtime, scenario)

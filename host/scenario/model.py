@@ -7,32 +7,20 @@ times are timezone-aware datetimes in UTC, schedules are minutes since local mid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
+from ...hw_models.params import BATTERIES as BATTERY_PARAMS
+from ...protocol.codes import DAY_NAMES, DENIAL_REASONS
+from ...protocol.codes import PUBLIC_ERROR_CODES as ERROR_CODES
 from ..errors import UsageError
+from ..server.server import LOCK_KINDS
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, 0, tzinfo=timezone.utc)  # a Monday
 RUNTIMES = ("cpython", "micropython")
-BATTERIES = ("CR2032", "CR2450", "CR2")
-LOCK_KINDS = ("cylinder", "padlock")
-# `approved` is the default: issued, receipt signed, access application approved.
-KEY_STATES = ("approved", "issued", "unapproved")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+BATTERIES = tuple(BATTERY_PARAMS)  # the battery models keylock has
+# A key's `state:` in a scenario; `approved` (the default) is issued, receipt signed and
+# access application approved.
+KEY_SETUP_STATES = ("approved", "issued", "unapproved")
 PARTS = ("body", "keyhole")
 
-DENIAL_REASONS = (
-    "auth_failed",
-    "not_authorized",
-    "outside_schedule",
-    "not_validated",
-    "validity_expired",
-    "blocked",
-    "not_activated",
-    "over_temperature",
-    "under_temperature",
-    "low_battery",
-    "key_removed",
-    "clock_rollback",
-)
-ERROR_CODES = ("offline", "blocked", "not_activated", "unapproved", "card_expired", "already_paired", "not_paired")
 
 # Status fields and the type of their values: "bool", "number", "int", "time" (ISO or null),
 # "phone" (a phone id or null).
@@ -110,14 +98,14 @@ class Site:
 class Schedule:
     """A weekly window in the site's local time: on these days, from `from_min` to `to_min`."""
 
-    days: tuple[str, ...] = DAYS
+    days: tuple[str, ...] = DAY_NAMES
     from_min: int = 0  # minutes since local midnight
     to_min: int = 24 * 60  # exclusive; 1440 is "24:00"
     line: int = 0
 
 
 @dataclass(frozen=True)
-class AuditEvent:
+class ScenarioEvent:
     """One audit event: expected (in a step's `expect`) or seen (from Engine.audit).
 
     `result` is "granted" or "denied"; `reason` is the denial reason, or None when an
@@ -132,7 +120,7 @@ class AuditEvent:
 
 @dataclass(frozen=True)
 class Expect:
-    """What a step expects; it has the shape of the Outcome it is compared with.
+    """What a step expects; it has the shape of the StepResult it is compared with.
 
     `result` is "ok", "granted", "denied" (with `reason`) or "error" (with `code`). For
     `status`, `fields` holds the named fields only; for `battery_report`, `keys` the exact set;
@@ -144,7 +132,7 @@ class Expect:
     code: str | None = None
     fields: dict | None = None
     keys: frozenset[str] | None = None
-    events: tuple[AuditEvent, ...] | None = None
+    events: tuple[ScenarioEvent, ...] | None = None
     line: int = 0
 
 

@@ -16,17 +16,17 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from . import values
 from .model import (
     BATTERIES,
-    DAYS,
+    DAY_NAMES,
     DEFAULT_START,
     DENIAL_REASONS,
     ERROR_CODES,
-    KEY_STATES,
+    KEY_SETUP_STATES,
     KEY_STATUS_FIELDS,
     LOCK_KINDS,
     LOCK_STATUS_FIELDS,
     PARTS,
     RUNTIMES,
-    AuditEvent,
+    ScenarioEvent,
     Expect,
     Key,
     Lock,
@@ -294,7 +294,7 @@ class _Parser:
             battery=self.choice(get["battery"], "battery", BATTERIES) if "battery" in get else "CR2032",
             soc=float(self.number(get["soc"], "soc", 0.0, 1.0)) if "soc" in get else 1.0,
             temperature_C=self.celsius(get["temperature_C"], "temperature_C") if "temperature_C" in get else 20.0,
-            state=self.choice(get["state"], "state", KEY_STATES) if "state" in get else "approved",
+            state=self.choice(get["state"], "state", KEY_SETUP_STATES) if "state" in get else "approved",
             site=self.text(get["site"], "site") if "site" in get else None,
             line=_line(node),
         )
@@ -467,12 +467,12 @@ class _Parser:
 
     def schedule(self, node: Node) -> Schedule:
         f = self.fields(node, "schedule", (), ("days", "from", "to"))
-        days = DAYS
+        days = DAY_NAMES
         if "days" in f:
             day_nodes = self.sequence(f["days"], "schedule days")
             if not day_nodes:
                 self.fail(f["days"], "schedule days is empty")
-            days = tuple(self.choice(n, "a schedule day", DAYS) for n in day_nodes)
+            days = tuple(self.choice(n, "a schedule day", DAY_NAMES) for n in day_nodes)
             if len(set(days)) != len(days):
                 self.fail(f["days"], "schedule days: a day is listed twice")
         start = self.converted(f["from"], "schedule from", values.parse_time_of_day) if "from" in f else 0
@@ -531,14 +531,14 @@ class _Parser:
             return self.converted(node, name, values.parse_time, self.tz)
         return self.ref(node, "phone")
 
-    def audit_event(self, node: Node, what: str) -> AuditEvent:
+    def audit_event(self, node: Node, what: str) -> ScenarioEvent:
         f = self.fields(node, f"{what}: an event", ("key",), ("result", "denied"))
         key = self.ref(f["key"], "key")
         if ("result" in f) == ("denied" in f):
             self.fail(node, f"{what}: an event has either result (granted or denied) or denied: REASON")
         if "denied" in f:
-            return AuditEvent(key, "denied", self.choice(f["denied"], "denial reason", DENIAL_REASONS), _line(node))
-        return AuditEvent(key, self.choice(f["result"], "result", ("granted", "denied")), None, _line(node))
+            return ScenarioEvent(key, "denied", self.choice(f["denied"], "denial reason", DENIAL_REASONS), _line(node))
+        return ScenarioEvent(key, self.choice(f["result"], "result", ("granted", "denied")), None, _line(node))
 
 
 def _construct(node: ScalarNode):

@@ -11,11 +11,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from .engine import Engine, Outcome
+from .engine import Engine, StepResult
 from .model import (
     KEY_STATUS_FIELDS,
     LOCK_STATUS_FIELDS,
-    AuditEvent,
+    ScenarioEvent,
     Expect,
     Scenario,
     Step,
@@ -28,7 +28,7 @@ _TIME_TOLERANCE_S = 1.0  # valid_until: the engine's clock may carry fractions o
 @dataclass
 class StepReport:
     step: Step
-    outcome: Outcome
+    outcome: StepResult
     expected: Expect
     problem: str | None = None  # what did not match; None when the step passed
 
@@ -67,8 +67,8 @@ def run(scenario: Scenario, engine: Engine, runtime: str, on_step=None) -> RunRe
         engine.setup(scenario)
         for step in scenario.steps:
             outcome = getattr(engine, step.action)(**step.args)
-            if not isinstance(outcome, Outcome):
-                raise TypeError(f"Engine.{step.action} returned {type(outcome).__name__}, not an Outcome")
+            if not isinstance(outcome, StepResult):
+                raise TypeError(f"Engine.{step.action} returned {type(outcome).__name__}, not an StepResult")
             expected = default_expect(step)
             step_report = StepReport(step, outcome, expected, mismatch(step, expected, outcome))
             report.steps.append(step_report)
@@ -90,7 +90,7 @@ def numbers_match(expected: float, seen) -> bool:
     return abs(seen - expected) <= tolerance * (1 + 1e-9)  # inclusive, despite float rounding
 
 
-def mismatch(step: Step, expected: Expect, outcome: Outcome) -> str | None:
+def mismatch(step: Step, expected: Expect, outcome: StepResult) -> str | None:
     """Why `outcome` does not meet `expected`, or None when it does."""
     if outcome.result != expected.result:
         return f"result is {outcome.result}, expected {expected.result}"
@@ -141,7 +141,7 @@ def _as_time(value) -> datetime | None:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def _events_mismatch(wanted: tuple[AuditEvent, ...], seen: list[AuditEvent]) -> str | None:
+def _events_mismatch(wanted: tuple[ScenarioEvent, ...], seen: list[ScenarioEvent]) -> str | None:
     for i, (w, s) in enumerate(zip(wanted, seen), 1):
         if w.key != s.key or w.result != s.result or (w.reason is not None and w.reason != s.reason):
             return f"audit event {i} is {_event_text(s)}, expected {_event_text(w)}"
@@ -150,7 +150,7 @@ def _events_mismatch(wanted: tuple[AuditEvent, ...], seen: list[AuditEvent]) -> 
     return None
 
 
-def _event_text(event: AuditEvent) -> str:
+def _event_text(event: ScenarioEvent) -> str:
     if event.result == "denied" and event.reason:
         return f"{{key: {event.key}, denied: {event.reason}}}"
     return f"{{key: {event.key}, result: {event.result}}}"

@@ -11,10 +11,10 @@ trails read only for a stated reason, and battery reports.
 """
 
 from .schedule import parse as parse_schedule
-from .records import ERROR_CODES, AuditEvent, KeyInfo, Retrieval, ServerError, Validation
-from .server import LOW_BATTERY_SOC, VALIDATION_S, AccessServer
+from .records import VALIDATION_REFUSALS, AuditEvent, KeyInfo, Retrieval, ServerError, Validation
+from .server import VALIDATION_S, AccessServer
 
 __all__ = [
-    "AccessServer", "AuditEvent", "ERROR_CODES", "KeyInfo", "LOW_BATTERY_SOC", "Retrieval",
+    "AccessServer", "AuditEvent", "VALIDATION_REFUSALS", "KeyInfo", "Retrieval",
     "ServerError", "VALIDATION_S", "Validation", "parse_schedule",
 ]

@@ -9,14 +9,14 @@ from ..errors import KeylockError
 
 U32_MAX = 0xFFFFFFFF
 # Refusals of a validation, in the order they are checked (see AccessServer.validate()).
-ERROR_CODES = ("offline", "blocked", "card_expired", "not_activated", "unapproved")
+VALIDATION_REFUSALS = ("offline", "blocked", "card_expired", "not_activated", "unapproved")
 
 
 class ServerError(KeylockError):
-    """The server refused, for a reason SCENARIOS.md names: `.code` is one of ERROR_CODES."""
+    """The server refused, for a reason SCENARIOS.md names: `.code` is one of VALIDATION_REFUSALS."""
 
     def __init__(self, code, message):
-        assert code in ERROR_CODES, code
+        assert code in VALIDATION_REFUSALS, code
         super().__init__(f"{code}: {message}")
         self.code = code
 

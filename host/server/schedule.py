@@ -10,12 +10,10 @@ plain modular arithmetic.
 import re
 from dataclasses import dataclass
 
-from ...firmware import codec
+from ...protocol.codes import DAY_NAMES, Weekday
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-# The credential's day bits, looked up from the generated codec rather than re-typed here.
-DAY_BITS = tuple(getattr(codec, "DAY_" + d.upper()) for d in DAY_NAMES)
-ALL_DAYS = sum(DAY_BITS)
+DAY_BITS = tuple(int(Weekday[d.upper()]) for d in DAY_NAMES)  # the credential's day bits
+ALL_DAYS = int(Weekday.ALL)
 DAY_MIN = 1440
 WEEK_MIN = 7 * DAY_MIN
 _TIME = re.compile(r"^([0-9]{2}):([0-9]{2})$")

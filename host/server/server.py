@@ -13,7 +13,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...firmware import crypto, signed
-from ...protocol.codes import TargetKind
+from ...protocol.codes import LOW_BATTERY_SOC, TargetKind
 from ...protocol.messages import MAX_BLOCKLIST, MAX_RIGHTS
 from . import db
 from .records import (
@@ -32,9 +32,8 @@ from .records import (
 from .schedule import Schedule, parse as parse_schedule, utc_windows
 
 VALIDATION_S = 10 * 86400  # one validation is good for 10 days
-LOW_BATTERY_SOC = 0.15  # the report lists keys at or below 15 %
 CARD_MAX_S = 5 * 366 * 86400  # an ID06 card is valid at most 5 years (leap days allowed for)
-KEY_STATES = ("issued", "receipt_signed", "approved")
+LIFECYCLE_STATES = ("issued", "receipt_signed", "approved")
 LOCK_KINDS = ("cylinder", "padlock")
 # Where the server's numbering starts, per kind of device: a glance at an id says what it is.
 FIRST_ID = {"keys": 1001, "locks": 101, "groups": 1, "phones": 501}
@@ -204,7 +203,7 @@ class AccessServer:
         "unapproved" (application not approved), "approved". The key's rights are valid
         from not_before_s to not_after_s. Returns the key's id."""
         state = "receipt_signed" if state == "unapproved" else state
-        if state not in KEY_STATES:
+        if state not in LIFECYCLE_STATES:
             raise ValueError(f"a key's state is one of issued, receipt_signed, unapproved, approved; got {state!r}")
         check_u32(not_before_s, "not_before_s")
         check_u32(not_after_s, "not_after_s")

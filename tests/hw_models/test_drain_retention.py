@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from keylock.hw_models import drain, retention
 from keylock.hw_models.params import CR2032, DEFAULT_KEY_LOAD, DEFAULT_RETENTION
+from keylock.protocol.codes import LOW_BATTERY_SOC
 
 DAY_S = 86_400.0
 
@@ -31,12 +32,12 @@ def test_closed_forms_agree():
 
 
 def test_life_reports_are_consistent():
-    life = drain.battery_life(10e-6)
-    assert life["days_to_15pct"] < life["days"]
+    life = drain.battery_life(10e-6, warn_soc=LOW_BATTERY_SOC)
+    assert life["days_to_warning"] < life["days"]
     assert life["days"] / 365.25 == pytest.approx(life["years"])
-    cold = drain.battery_life(10e-6, temperature_C=-20.0)
+    cold = drain.battery_life(10e-6, temperature_C=-20.0, warn_soc=LOW_BATTERY_SOC)
     assert cold["years"] < life["years"]  # less capacity in the cold
-    assert cold["days_to_15pct"] < cold["days"]
+    assert cold["days_to_warning"] < cold["days"]
 
 
 @settings(max_examples=60, deadline=None)

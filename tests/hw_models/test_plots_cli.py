@@ -5,7 +5,8 @@ import json
 import pytest
 
 from keylock.host.cli import main
-from keylock.hw_models import plots
+from keylock.hw_models import fleet, plots
+from keylock.protocol.codes import LOW_BATTERY_SOC
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -13,8 +14,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 @pytest.mark.parametrize("name", sorted(plots.PLOTS))
 def test_plots_render(name, tmp_path):
     out = tmp_path / f"{name}.png"
-    kwargs = {"n_keys": 2000} if name == "fleet" else {}
-    plots.PLOTS[name](str(out), **kwargs)
+    args = [fleet.run_site(n_keys=2000, warn_soc=LOW_BATTERY_SOC)] if name == "fleet" else []
+    plots.PLOTS[name](str(out), *args)
     data = out.read_bytes()
     assert data.startswith(PNG_SIGNATURE)
     assert len(data) > 20_000  # axes, curves and labels, not an empty canvas
@@ -44,7 +45,7 @@ def test_physics_opening_human_output(capsys):
 def test_physics_life(capsys):
     r = run_json(capsys, "physics", "life", "--battery", "CR2032", "--average-current-uA", "10")
     assert r["years"] == pytest.approx(2.57, rel=0.3)
-    assert 0 < r["days_to_15pct"] < r["years"] * 365.25
+    assert 0 < r["days_to_warning"] < r["years"] * 365.25
 
 
 @pytest.mark.parametrize("part, over", [("body", False), ("keyhole", True)])

@@ -8,6 +8,7 @@ import pytest
 from keylock.hw_models import battery as bat
 from keylock.hw_models import drain, thermal
 from keylock.hw_models.params import CR2032, ThermalParams
+from keylock.protocol.codes import LOW_BATTERY_SOC
 
 
 def test_1_constant_0p2mA_at_23C_lasts_1125_to_1240_h_within_10pct():
@@ -34,7 +35,7 @@ def test_3_terminal_voltage_under_30mA():
 
 def test_4_ten_uA_on_225mAh_lasts_about_2p57_years_within_30pct():
     cell = dataclasses.replace(CR2032, capacity_Ah=0.225)
-    years = float(drain.battery_life(10e-6, cell)["years"])
+    years = float(drain.battery_life(10e-6, cell, warn_soc=LOW_BATTERY_SOC)["years"])
     assert years == pytest.approx(2.57, rel=0.30)
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from keylock.host.micropython import MicroPython
+from keylock.host.runtime.micropython import MicroPython
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))  # strategies.py

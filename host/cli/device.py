@@ -1,0 +1,224 @@
+"""The tester commands: one device on one port, mpremote-style.
+
+    keylock --port URL [--timeout-ms N] [--retries N] [--record FILE] COMMAND [...] [--json]
+
+Each command is an object with the CLI's command interface (`add_arguments`, `run`) over
+host/client.py's Device, which the pytest fixtures use too: the logic is there, here only
+arguments and output. Human output is a line or a few; --json prints one object.
+"""
+
+import json
+import re
+
+from ..link.device import Device, parse_time
+from ..errors import UsageError
+from ..render import field_lines, iso_time, jsonable
+
+
+def _when(unix_s: int) -> str:
+    return iso_time(unix_s) if unix_s else "never"
+
+
+def _u32(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise UsageError(f"not a number: {text!r}") from None
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise UsageError(f"{value} is outside 0..4294967295")
+    return value
+
+
+def _hex(text: str, what: str) -> bytes:
+    cleaned = re.sub(r"0x|[\s:]", "", text, flags=re.IGNORECASE)
+    try:
+        return bytes.fromhex(cleaned)
+    except ValueError:
+        raise UsageError(f"{what} is not hex: {text!r}") from None
+
+
+class DeviceCommand:
+    needs_port = True
+
+    def add_arguments(self, parser) -> None:
+        self.arguments(parser)
+        parser.add_argument("--json", action="store_true", help="print one JSON object")
+
+    def arguments(self, parser) -> None:
+        pass
+
+    def run(self, args) -> int:
+        timeout_ms = 1000 if args.timeout_ms is None else args.timeout_ms
+        retries = 2 if args.retries is None else args.retries
+        if timeout_ms <= 0 or retries < 0:
+            raise UsageError("--timeout-ms must be above 0 and --retries at least 0")
+        with Device(args.port, timeout_ms=timeout_ms, retries=retries, record=args.record) as device:
+            result, text = self.act(device, args)
+        print(json.dumps(result) if args.json else text)
+        return 0
+
+    def act(self, device: Device, args) -> tuple[dict, str]:
+        raise NotImplementedError
+
+
+class Info(DeviceCommand):
+    """Ask the device who it is: role, id, firmware version, protocol version and board.
+
+      keylock --port socket://127.0.0.1:40001 info
+      key 1001  firmware 0.1.0  protocol 1  board keylock-key
+    """
+
+    def act(self, device, args):
+        i = device.info()
+        return i, f"{i['role']} {i['id']}  firmware {i['firmware']}  protocol {i['protocol']}  board {i['board']}"
+
+
+class Status(DeviceCommand):
+    """A key's battery, clock, validation, pairing and temperature; a lock's blocklist,
+    event count, clock guard (the highest authenticated time it has seen) and temperature."""
+
+    def act(self, device, args):
+        s = device.status()
+        temp = f"{s['temperature_dC'] / 10:.1f} C"
+        if s["role"] == "key":
+            low = ", LOW" if "battery_low" in s["flags"] else ""
+            validated = f"validated until {_when(s['valid_until'])}" if "validated" in s["flags"] else f"not validated (until {_when(s['valid_until'])})"
+            paired = f"paired with phone {s['paired_phone']}" if s["paired_phone"] else "not paired"
+            text = (f"key {s['key_id']}  battery {s['soc_permille'] / 10:.1f} % ({s['battery_mV']} mV{low})  {temp}\n"
+                    f"clock {_when(s['time'])}  {validated}  {paired}")
+        else:
+            text = (f"lock {s['lock_id']}  {s['events']} events  blocklist v{s['blocklist_version']} ({s['blocklist_size']} keys)  {temp}\n"
+                    f"highest time seen {_when(s['highest_time'])}")
+        return s, text
+
+
+class Time(DeviceCommand):
+    """Read a key's real-time clock, or set it with --set ISO-8601|now (UTC unless the time
+    says otherwise). A lock has no clock: it answers unknown_command."""
+
+    def arguments(self, parser):
+        parser.add_argument("--set", metavar="ISO|now", help="set the clock, e.g. 2026-01-05T08:00:00Z or now")
+
+    def act(self, device, args):
+        if args.set is not None:
+            unix_s = parse_time(args.set)
+            device.set_time(unix_s)
+            return {"set": unix_s, "iso": iso_time(unix_s)}, f"clock set to {iso_time(unix_s)}"
+        t = device.time()
+        return t, f"{t['iso']}  ({t['unix_s']})" if t["clock_set"] else "clock not set"
+
+
+class Audit(DeviceCommand):
+    """The audit events a lock holds, or the lock events a key carries to the server,
+    oldest first: --from SEQ starts there (a lock's event seq; a key's position), --last N
+    keeps the newest N."""
+
+    def arguments(self, parser):
+        parser.add_argument("--from", dest="from_seq", type=_u32, default=0, metavar="SEQ", help="start at this event (default 0)")
+        parser.add_argument("--last", type=int, metavar="N", help="only the newest N events")
+
+    def act(self, device, args):
+        if args.last is not None and args.last < 1:
+            raise UsageError("--last takes 1 or more")
+        records = device.audit(args.from_seq, args.last)
+        lines = [
+            f"{r['seq']:>6}  {_when(r['time'])}  key {r['key_id']}  lock {r['lock_id']}  {r['outcome']}"
+            + (f" ({r['reason']})" if r["reason"] != "none" else "")
+            for r in records
+        ]
+        return {"events": records}, "\n".join(lines) if lines else "no events"
+
+
+class _ServerCommand(DeviceCommand):
+    def arguments(self, parser):
+        parser.add_argument("--server", required=True, metavar="DB", help="the site's access-server database (`server` in `keylock emulate`'s JSON line)")
+        parser.add_argument("--key", required=True, metavar="NAME", help="the key's name at the server")
+
+
+class Grant(_ServerCommand):
+    """Store the key's access rights on it: the access server issues its signed credential
+    (refusing a blocked, unapproved or expired-card key) and the key keeps it. The key's
+    clock is not touched; `validate` also sets it and carries the blocklist."""
+
+    def act(self, device, args):
+        g = device.grant(args.server, args.key)
+        return g, f"key {g['key']} ({g['key_id']}): {g['rights']} access right(s), valid until {_when(g['valid_until'])}"
+
+
+class Validate(_ServerCommand):
+    """Validate the key as the phone app does: upload the events it carries and its battery
+    reading to the access server, send it the signed credential and the server's time, and
+    the signed blocklist. The server's clock is the wall clock."""
+
+    def act(self, device, args):
+        v = device.validate(args.server, args.key)
+        text = (f"key {v['key']} ({v['key_id']}) validated until {_when(v['valid_until'])}: {v['rights']} access right(s), "
+                f"blocklist v{v['blocklist_version']} {v['blocklist']}, {v['audit_uploaded']} event(s) uploaded ({v['audit_new']} new)")
+        return v, text
+
+
+class Pair(DeviceCommand):
+    """Pair the key with a phone (its id at the access server). A key paired with another
+    phone answers already_paired."""
+
+    def arguments(self, parser):
+        parser.add_argument("--phone", required=True, type=_u32, metavar="ID", help="the phone's id")
+
+    def act(self, device, args):
+        device.pair(args.phone)
+        return {"paired": args.phone}, f"paired with phone {args.phone}"
+
+
+class Unpair(DeviceCommand):
+    """Release the key from its phone; another phone's id answers not_paired."""
+
+    def arguments(self, parser):
+        parser.add_argument("--phone", required=True, type=_u32, metavar="ID", help="the phone's id")
+
+    def act(self, device, args):
+        device.unpair(args.phone)
+        return {"unpaired": args.phone}, f"released from phone {args.phone}"
+
+
+class Provision(DeviceCommand):
+    """Give a new device its role, id and secret (a key: its diversified secret; a lock: the
+    site secret) and a lock its groups. Once only: a provisioned device answers bad_request."""
+
+    def arguments(self, parser):
+        parser.add_argument("--role", required=True, choices=["key", "lock"])
+        parser.add_argument("--id", required=True, type=_u32, metavar="N", help="the device id the access server gave it")
+        parser.add_argument("--secret", required=True, metavar="HEX", help="32 bytes in hex")
+        parser.add_argument("--groups", default="", metavar="1,2", help="a lock's group ids, comma-separated")
+
+    def act(self, device, args):
+        groups = [_u32(g) for g in args.groups.split(",") if g.strip()]
+        if groups and args.role == "key":
+            raise UsageError("--groups is for a lock; a key's groups come with its credential")
+        device.provision(args.role, args.id, _hex(args.secret, "--secret"), groups)
+        return {"provisioned": args.role, "id": args.id, "groups": groups}, f"provisioned as {args.role} {args.id}" + (f" in groups {groups}" if groups else "")
+
+
+class Raw(DeviceCommand):
+    """Send one frame given in hex (as `keylock decode` prints them; the answer must carry
+    the same seq) and print the decoded answer, whatever it is: an error RESULT is shown,
+    not raised. A frame the device cannot check is ignored by it: no answer."""
+
+    def arguments(self, parser):
+        parser.add_argument("hex", help="the frame in hex")
+
+    def act(self, device, args):
+        answer = device.raw(_hex(args.hex, "the frame"))
+        result = {"type": answer.type.name, "seq": answer.seq, "fields": jsonable(answer.fields), "hex": answer.raw.hex()}
+        return result, "\n".join([f"{answer.type.name}  seq {answer.seq}", *field_lines(answer.fields)])
+
+
+info = Info()
+status = Status()
+time = Time()
+audit = Audit()
+grant = Grant()
+validate = Validate()
+pair = Pair()
+unpair = Unpair()
+provision = Provision()
+raw = Raw()

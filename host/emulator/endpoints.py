@@ -1,0 +1,191 @@
+"""Serve an emulated site's devices on real serial endpoints.
+
+Each device's host port (the USB serial of a board) is served three ways at once:
+- a pseudo-terminal (/dev/pts/N): what a tool opening a board's tty sees;
+- TCP, as pyserial's socket://127.0.0.1:PORT;
+- keylock://127.0.0.1:HUB/DEVICE, through one hub port (host/link/urlhandler/protocol_keylock.py).
+
+Bytes from any endpoint go through a Receiver of their own (as on a board's UART), and each
+complete frame is handled by the device's firmware (on_host_frame); its answer goes back to
+the same endpoint. Everything runs in one thread (the site's SQLite connection is single-
+threaded): a selector loop that also moves virtual time along with wall time times `speed`.
+"""
+
+import json
+import os
+import selectors
+import socket
+import time
+import tty
+from dataclasses import dataclass, field
+
+from ...firmware.frame import Receiver
+from .site import EmulatedSite
+
+IDLE_GAP_S = 0.02
+TICK_S = 0.05
+
+
+@dataclass
+class Link:
+    """One open endpoint of one device."""
+
+    device: str | None  # None: a hub connection not yet attached
+    kind: str
+    write: object
+    receiver: Receiver = field(default_factory=Receiver)
+    last_byte_s: float = 0.0
+    pending: bool = False
+    attach_line: bytes = b""
+
+
+class Endpoints:
+    def __init__(self, site: EmulatedSite, host: str = "127.0.0.1", speed: float = 1.0):
+        self.site = site
+        self.host = host
+        self.speed = speed
+        self.selector = selectors.DefaultSelector()
+        self.devices: dict[str, dict] = {}
+        self._keep_open: list = []
+        self.hub = self._listen(None)
+        for name in [*site.keys, *site.locks]:
+            self._serve(name)
+        self._wall_s = time.monotonic()
+
+    # --- setting up ---------------------------------------------------------------------
+
+    def _listen(self, device):
+        server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind((self.host, 0))
+        server.listen()
+        server.setblocking(False)
+        self.selector.register(server, selectors.EVENT_READ, ("listen", device))
+        self._keep_open.append(server)
+        return server
+
+    def _serve(self, name):
+        master, slave = os.openpty()
+        tty.setraw(slave)  # bytes pass untouched: no echo, no line discipline
+        os.set_blocking(master, False)
+        self._keep_open.append(slave)  # a pty whose slave nobody holds reads EIO on the master
+        self.selector.register(master, selectors.EVENT_READ, ("link", Link(name, "pty", lambda data, fd=master: os.write(fd, data))))
+        tcp = self._listen(name)
+        role = "key" if name in self.site.keys else "lock"
+        device_id = self.site.server.key_id(name) if role == "key" else self.site.server.lock_id(name)
+        self.devices[name] = {
+            "role": role,
+            "id": device_id,
+            "pty": os.ttyname(slave),
+            "socket": f"socket://{self.host}:{tcp.getsockname()[1]}",
+            "url": f"keylock://{self.host}:{self.hub.getsockname()[1]}/{name}",
+        }
+
+    def announcement(self) -> str:
+        return json.dumps(
+            {
+                "emulate": {
+                    "runtime": self.site.devices.runtime,
+                    "hub": f"{self.host}:{self.hub.getsockname()[1]}",
+                    "server": str(self.site.folder / "site.db"),
+                    "speed": self.speed,
+                    # the site's virtual clock: virtual_time at wall_time, running at `speed`
+                    "clock": {"virtual_time": int(self.site.now_s), "wall_time": round(time.time(), 3)},
+                    "devices": self.devices,
+                }
+            }
+        )
+
+    # --- serving ------------------------------------------------------------------------
+
+    def run(self, duration_s: float | None = None) -> None:
+        stop_at = None if duration_s is None else time.monotonic() + duration_s
+        while stop_at is None or time.monotonic() < stop_at:
+            for key, _mask in self.selector.select(TICK_S):
+                kind, what = key.data
+                if kind == "listen":
+                    self._accept(key.fileobj, what)
+                else:
+                    self._readable(key.fileobj, what)
+            self._idle_links()
+            self._follow_wall_clock()
+
+    def _accept(self, server, device):
+        conn, _addr = server.accept()
+        conn.setblocking(False)
+        link = Link(device, "tcp" if device else "hub", conn.sendall)
+        self.selector.register(conn, selectors.EVENT_READ, ("link", link))
+
+    def _readable(self, fileobj, link: Link):
+        try:
+            data = os.read(fileobj, 4096) if isinstance(fileobj, int) else fileobj.recv(4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            if not isinstance(fileobj, int):  # a TCP client left; a pty stays served
+                self.selector.unregister(fileobj)
+                fileobj.close()
+            return
+        if link.device is None:
+            self._attach(fileobj, link, data)
+            return
+        link.last_byte_s = time.monotonic()
+        link.pending = True
+        self._handle(link, link.receiver.feed(data))
+
+    def _attach(self, conn, link: Link, data: bytes):
+        link.attach_line += data
+        if b"\n" not in link.attach_line:
+            return
+        line, _, rest = link.attach_line.partition(b"\n")
+        words = line.decode(errors="replace").split()
+        if len(words) == 2 and words[0] == "ATTACH" and words[1] in self.devices:
+            link.device = words[1]
+            conn.sendall(b"OK\n")
+            if rest:
+                self._handle(link, link.receiver.feed(rest))
+        else:
+            conn.sendall(f"ERR unknown device {words[-1] if words else ''!r}; devices: {', '.join(self.devices)}\n".encode())
+            self.selector.unregister(conn)
+            conn.close()
+
+    def _handle(self, link: Link, frames):
+        for raw in frames:
+            reply = self.site.host_frame(link.device, bytes(raw))
+            if reply is not None:
+                try:
+                    link.write(reply)
+                except OSError:
+                    pass  # the client went away; its next read will tell
+
+    def _idle_links(self):
+        now = time.monotonic()
+        for key in list(self.selector.get_map().values()):
+            kind, link = key.data
+            if kind == "link" and link.pending and now - link.last_byte_s >= IDLE_GAP_S:
+                link.pending = False
+                self._handle(link, link.receiver.idle())
+
+    def _follow_wall_clock(self):
+        now = time.monotonic()
+        elapsed = now - self._wall_s
+        if elapsed >= 1.0:  # drain and heat in steps of a second or more
+            self.site.advance(elapsed * self.speed)
+            self._wall_s = now
+
+    def close(self) -> None:
+        for key in list(self.selector.get_map().values()):
+            self.selector.unregister(key.fileobj)
+            if isinstance(key.fileobj, int):
+                os.close(key.fileobj)
+            else:
+                key.fileobj.close()
+        for item in self._keep_open:
+            if isinstance(item, int):
+                try:
+                    os.close(item)
+                except OSError:
+                    pass
+        self.selector.close()

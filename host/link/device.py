@@ -1,0 +1,261 @@
+"""A device client over the Transport.
+
+    with Device("socket://127.0.0.1:40001") as key:
+        key.info()            # {"role": "key", "id": 1001, "firmware": "0.1.0", ...}
+        key.pair(77)
+
+This is the one place where the tester commands live: `keylock --port URL COMMAND`
+(host/cli/device.py) and the plugin's `key`/`lock` fixtures both call these methods, and
+answers come back as plain JSON-able values (codes by their lower-case names), so a CLI's
+--json output and a test's assertions see the same thing.
+
+`grant` and `validate` stand in for the wall programmer: they open the site's access-server
+database (the `server` path `keylock emulate` prints, or a real one), ask it for the key's
+signed credential and send it. The server's clock is the wall clock, as a real server's is.
+"""
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from ...protocol.codes import ErrorCode, KeyFlag, MsgType, Role
+from ...protocol.frame import Decoded, FrameError, decode_frame, split_frame
+from ..errors import KeylockError, UsageError
+from ..render import iso_time, jsonable
+from .transport import DeviceError, Transport
+
+AUDIT_BATCH = 64
+SECRET_LEN = 32
+
+
+def parse_time(text: str) -> int:
+    """`now` or an ISO 8601 date-time (UTC unless it says otherwise) -> UNIX seconds."""
+    if text == "now":
+        return int(time.time())
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"not a time: {text!r} (use `now` or ISO 8601, e.g. 2026-01-05T08:00:00Z)") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    seconds = int(when.timestamp())
+    if not 0 <= seconds <= 0xFFFFFFFF:
+        raise UsageError(f"{text!r} is outside what a device's clock holds (1970 to 2106)")
+    return seconds
+
+
+class Device:
+    """One key or lock on one port. Methods send one command each (audit: as many reads as
+    it takes) and return plain values; a refusal raises DeviceError with its `.code`."""
+
+    def __init__(self, url: str, *, name: str | None = None, timeout_ms: int = 1000, retries: int = 2, record: str | Path | None = None):
+        self.url = url
+        self.name = name or url
+        self.transport = Transport(url, timeout_ms=timeout_ms, retries=retries, record=record)
+        self._role: str | None = None
+
+    def open(self) -> "Device":
+        self.transport.open()
+        return self
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> "Device":
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Device {self.name} at {self.url}>"
+
+    @property
+    def exchanged(self) -> list[tuple[str, bytes]]:
+        return self.transport.exchanged
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    def request(self, msg_type: MsgType, fields: dict[str, Any] | None = None, expect: MsgType | None = None) -> Decoded:
+        return self.transport.request(msg_type, fields or {}, expect=expect)
+
+    def _command(self, msg_type: MsgType, fields: dict[str, Any]) -> None:
+        """A command answered by RESULT ok (an error code raises DeviceError)."""
+        self.request(msg_type, fields, expect=MsgType.RESULT)
+
+    @property
+    def role(self) -> str:
+        if self._role is None:
+            self.info()
+        assert self._role is not None
+        return self._role
+
+    # --- the commands -------------------------------------------------------------------------
+
+    def info(self) -> dict:
+        f = self.request(MsgType.INFO_REQUEST, expect=MsgType.INFO).fields
+        self._role = Role(f["role"]).name.lower()
+        return {
+            "role": self._role,
+            "id": f["device_id"],
+            "firmware": f"{f['fw_major']}.{f['fw_minor']}.{f['fw_patch']}",
+            "protocol": f["protocol_version"],
+            "board": bytes(f["board"]).decode(errors="replace"),
+        }
+
+    def status(self) -> dict:
+        answer = self.request(MsgType.STATUS_REQUEST)
+        if answer.type == MsgType.KEY_STATUS:
+            self._role = "key"
+            s = jsonable(answer.fields)
+            s["flags"] = [flag.name.lower() for flag in KeyFlag if answer.fields["flags"] & flag]
+            return {"role": "key", **s}
+        if answer.type == MsgType.LOCK_STATUS:
+            self._role = "lock"
+            return {"role": "lock", **jsonable(answer.fields)}
+        raise DeviceError(f"{self.url}: expected KEY_STATUS or LOCK_STATUS, got {answer.type.name}")
+
+    def time(self) -> dict:
+        f = self.request(MsgType.TIME_REQUEST, expect=MsgType.TIME).fields
+        return {"unix_s": f["unix_s"], "clock_set": bool(f["clock_set"]), "iso": iso_time(f["unix_s"]) if f["clock_set"] else None}
+
+    def set_time(self, unix_s: int) -> None:
+        self._command(MsgType.TIME_SET, {"unix_s": unix_s})
+
+    def audit(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
+        return [jsonable(r) for r in self._audit_records(from_seq, last)]
+
+    def _audit_records(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
+        # A lock pages by its event seq (which may skip a number lost to a power cut); a key
+        # pages by position in the events it carries, whose seqs are the locks' own.
+        by_position = self.role == "key"
+        records: list[dict] = []
+        cursor = from_seq
+        while True:
+            batch = self.request(MsgType.AUDIT_READ, {"from_seq": cursor, "max_count": AUDIT_BATCH}, expect=MsgType.AUDIT_BATCH).fields["records"]
+            if not batch:
+                break
+            records += batch
+            after = cursor + len(batch) if by_position else batch[-1]["seq"] + 1
+            if after <= cursor:  # a device that pages backwards would loop forever
+                break
+            cursor = after
+        return records[-last:] if last else records
+
+    def pair(self, phone_id: int) -> None:
+        self._command(MsgType.PAIR, {"phone_id": phone_id})
+
+    def unpair(self, phone_id: int) -> None:
+        self._command(MsgType.UNPAIR, {"phone_id": phone_id})
+
+    def provision(self, role: str, device_id: int, secret: bytes, groups: list[int] = ()) -> None:
+        if len(secret) != SECRET_LEN:
+            raise UsageError(f"a secret is {SECRET_LEN} bytes ({2 * SECRET_LEN} hex digits), got {len(secret)}")
+        fields = {"role": Role[role.upper()], "device_id": device_id, "groups": list(groups), "secret": secret}
+        self._command(MsgType.PROVISION, fields)
+
+    def raw(self, data: bytes | str) -> Decoded:
+        """Send one frame as given (hex or bytes) and return the decoded answer, whatever it
+        is: a RESULT with an error code is an answer here, not an exception."""
+        raw = bytes.fromhex(data) if isinstance(data, str) else bytes(data)
+        if len(raw) < 5:
+            raise UsageError(f"a frame has at least 9 bytes (start, length, type, seq, CRC), got {len(raw)}")
+        answer = self.transport.exchange(raw, raw[4])
+        try:
+            return decode_frame(answer)
+        except FrameError as exc:
+            raise DeviceError(f"{self.url}: the answer does not decode ({exc.reason}): {exc}") from None
+
+    # --- with the access server ---------------------------------------------------------------
+
+    def grant(self, server: str | Path, key: str) -> dict:
+        """Store the key's current signed credential (its access rights) on it, as a wall
+        programmer does; the key's clock is left alone. The server issues the credential as
+        at a validation, so a blocked or unapproved key is refused there."""
+        with _open_server(server) as srv:
+            key_id = self._check_is(srv, key)
+            v = _server_call(server, srv.server.validate, key)
+        self._command(MsgType.GRANT, {"credential": v.credential})
+        return {"key": key, "key_id": key_id, "valid_until": v.credential["valid_until"], "rights": len(v.credential["rights"])}
+
+    def validate(self, server: str | Path, key: str) -> dict:
+        """Validate the key as the phone app does: upload the events it carries and its
+        battery reading, then send the signed credential with the server's time, and the
+        signed blocklist (which the key takes only if it is newer than the one it has)."""
+        with _open_server(server) as srv:
+            key_id = self._check_is(srv, key)
+            records = self._audit_records()
+            soc = self.request(MsgType.STATUS_REQUEST, expect=MsgType.KEY_STATUS).fields["soc_permille"] / 1000
+            v = _server_call(server, srv.server.validate, key, audit=records, soc=min(soc, 1.0))
+        self._command(MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential})
+        try:
+            self._command(MsgType.BLOCKLIST_UPDATE, v.blocklist)
+            blocklist = "updated"
+        except DeviceError as exc:
+            if exc.code != ErrorCode.STALE:
+                raise
+            blocklist = "current"
+        return {
+            "key": key,
+            "key_id": key_id,
+            "server_time": v.server_time,
+            "valid_until": v.credential["valid_until"],
+            "rights": len(v.credential["rights"]),
+            "blocklist_version": v.blocklist["version"],
+            "blocklist": blocklist,
+            "audit_uploaded": len(records),
+            "audit_new": v.audit_stored,
+        }
+
+    def _check_is(self, srv, key: str) -> int:
+        key_id = _server_call(srv.path, srv.server.key_id, key)
+        info = self.info()
+        if info["role"] != "key" or info["id"] != key_id:
+            raise KeylockError(f"{self.url} is {info['role']} {info['id']}, not key {key!r} ({key_id} in {srv.path})")
+        return key_id
+
+
+class _open_server:
+    def __init__(self, path: str | Path):
+        from ..server import AccessServer  # only grant/validate need it
+
+        self.path = str(path)
+        try:
+            self.server = AccessServer.open(self.path, now_s=time.time)
+        except FileNotFoundError:
+            raise KeylockError(f"no access-server database at {self.path} (the `server` of `keylock emulate`'s JSON line)") from None
+        except Exception as exc:  # sqlite3.DatabaseError, ValueError: not a site's database
+            raise KeylockError(f"{self.path}: not an access-server database: {exc}") from None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.close()
+
+
+def _server_call(path, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except ValueError as exc:  # an unknown key name and the like: the server changed nothing
+        raise KeylockError(f"{path}: {exc}") from None
+
+
+def frame_line(direction: str, raw: bytes) -> str:
+    """One frame for a failure report: direction, what it is, and its hex."""
+    try:
+        d = decode_frame(raw)
+        what = f"{d.type.name} seq {d.seq}"
+        if d.fields:
+            what += " " + json.dumps(jsonable(d.fields), separators=(",", ":"))[:160]
+    except FrameError as exc:
+        what = f"undecodable ({exc.reason})"
+    arrow = "->" if direction == "tx" else "<-"
+    return f"{arrow} {what}\n     {raw.hex()}"
+
+
+def frame_seq(raw: bytes) -> int:
+    split_frame(raw)  # raises FrameError unless start, length and CRC hold
+    return raw[4]

@@ -1,0 +1,1 @@
+"""pyserial URL handlers of keylock (listed in serial.protocol_handler_packages by host/link/transport.py)."""

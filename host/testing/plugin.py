@@ -1,0 +1,245 @@
+"""pytest plugin: device fixtures, and every `*.scenario.yaml` file as a test.
+
+Installed as the `keylock` pytest11 entry point.
+
+Device fixtures, as pytest-embedded's: a test written against them runs unchanged against
+the default emulated site, another `keylock emulate` process or boards.
+
+  site             the devices under test (host/testing/site.py Site): `devices` (name -> endpoints),
+                   `server` (the access-server database, for grant/validate), `keys`,
+                   `locks`, `device(name)`; and, on the emulated site only, `open(key, lock)`
+                   and `call(fn)` to act on the emulated world (else the test is skipped)
+  key, lock        an open client (host/link/device.py Device: info(), status(), time(), audit(),
+                   pair(phone), unpair(phone), grant(server, key), validate(server, key),
+                   provision(...), raw(hex)) for the site's first key / lock
+  keys, locks      every key / lock of the site, as a list of clients
+
+Each resolves, in order: indirect parametrization (`key`/`lock`: a device name in the site or
+a URL; `keys`/`locks`: a list of those; `site`: a dict of emulate options, e.g.
+{"keys": 3, "locks": 2, "scenario": PATH, "runtime": "micropython"}), then the command
+line (--key-port, --lock-port, --port), then the default: an emulated site (two keys, one
+lock, granted and validated, as `keylock emulate`) served by a thread of the test process
+on real endpoints, one per session. Clients reach it through --keylock-endpoint (keylock://
+by default; socket or pty). A fixture whose role is among none of the given ports skips.
+A failed test's report shows every frame its clients exchanged.
+
+  --port URL           a device under test, its role asked with INFO (repeatable)
+  --key-port URL       a key under test (repeatable)
+  --lock-port URL      a lock under test (repeatable)
+  --keylock-server DB  the access-server database of the devices given by port
+  --keylock-endpoint url|socket|pty   how clients reach the emulated site's devices
+  --keylock-timeout-ms N, --keylock-retries N   the clients' transport settings
+
+Scenario files: options
+
+  --scenario-runtime cpython|micropython   overrides each file's `runtime:` (default: the
+                                           file's, else cpython)
+  --scenario-engine module:function        the engine factory, called as
+                                           factory(runtime, scenario); default: the
+                                           KEYLOCK_SCENARIO_ENGINE environment variable,
+                                           else the emulator (keylock.host.emulator.factory)
+
+A malformed file is a collection error showing `FILE:LINE: reason`; a failed expectation
+shows the step, its line, what was expected and what was seen, and the steps run before it.
+"""
+
+import pytest
+
+from ..link.device import Device, frame_line
+from ..errors import KeylockError
+from ..scenario import report
+from ..emulator.factory import load_factory, make_engine
+from ..scenario.model import RUNTIMES, ScenarioError
+from ..scenario.parse import load
+from ..scenario.runner import run
+from .site import ENDPOINT_KINDS, Site
+
+SUFFIX = ".scenario.yaml"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("keylock", "keylock devices (fixtures site, key, lock, keys, locks) and scenario files (*.scenario.yaml)")
+    group.addoption("--port", action="append", default=[], metavar="URL", help="a device under test (its role is asked); repeatable. Default: an emulated site")
+    group.addoption("--key-port", action="append", default=[], metavar="URL", help="a key under test; repeatable")
+    group.addoption("--lock-port", action="append", default=[], metavar="URL", help="a lock under test; repeatable")
+    group.addoption("--keylock-server", default=None, metavar="DB", help="the access-server database of the devices given by port (for grant/validate)")
+    group.addoption("--keylock-endpoint", choices=ENDPOINT_KINDS, default="url", help="how clients reach the emulated site's devices (default url: keylock://)")
+    group.addoption("--keylock-timeout-ms", type=int, default=1000, metavar="N", help="each answer's timeout (default 1000)")
+    group.addoption("--keylock-retries", type=int, default=2, metavar="N", help="retries on silence or a damaged answer (default 2)")
+    group.addoption(
+        "--scenario-runtime",
+        choices=RUNTIMES,
+        default=None,
+        help="run scenario files on this runtime (default: each file's runtime:, else cpython)",
+    )
+    group.addoption(
+        "--scenario-engine",
+        default=None,
+        metavar="MODULE:FUNCTION",
+        help="engine factory for scenario files (default: $KEYLOCK_SCENARIO_ENGINE, else the emulator)",
+    )
+
+
+def pytest_collect_file(file_path, parent):
+    if file_path.name.endswith(SUFFIX):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):
+        try:
+            scenario = load(self.path)
+        except ScenarioError as exc:
+            # CollectError is shown as its message alone: FILE:LINE: reason, no traceback.
+            raise self.CollectError(str(exc)) from None
+        yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+
+
+class ScenarioFailed(Exception):
+    """A step's outcome did not meet its expectation."""
+
+    def __init__(self, result):
+        super().__init__(result.failed.problem)
+        self.result = result
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario, **kwargs):
+        super().__init__(**kwargs)
+        self.scenario = scenario
+
+    def runtest(self):
+        runtime = self.config.getoption("scenario_runtime") or self.scenario.runtime
+        spec = self.config.getoption("scenario_engine")
+        engine = load_factory(spec)(runtime, self.scenario) if spec else make_engine(runtime, self.scenario)
+        result = run(self.scenario, engine, runtime)
+        self.user_properties.append(("summary", report.summary_json(result)))
+        if not result.passed:
+            raise ScenarioFailed(result)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, ScenarioFailed):
+            result = excinfo.value.result
+            bad = result.failed
+            lines = [
+                f"{self.scenario.path}:{bad.step.line}: step {bad.step.index} ({bad.step.action}) failed",
+                f"  expected: {report.expect_text(bad.expected)}",
+                f"  seen:     {report.seen_text(bad)}",
+                f"  {bad.problem}",
+                "",
+                f"steps run ({result.runtime}):",
+            ]
+            for step_report in result.steps:
+                lines += report.step_lines(step_report)
+            return "\n".join(lines)
+        if isinstance(excinfo.value, KeylockError):  # e.g. the emulator is not built yet
+            return f"{self.scenario.path}: {excinfo.value}"
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):
+        return self.path, 0, f"scenario: {self.name}"
+
+
+# --- device fixtures ---------------------------------------------------------------------
+
+CLIENTS = pytest.StashKey[list]()
+MAX_REPORTED_FRAMES = 60
+
+
+def _given_ports(config) -> bool:
+    return bool(config.getoption("port") or config.getoption("key_port") or config.getoption("lock_port"))
+
+
+@pytest.fixture(scope="session")
+def site(request):
+    """The devices under test; see the module's docstring."""
+    config = request.config
+    timeout_ms, retries = config.getoption("keylock_timeout_ms"), config.getoption("keylock_retries")
+    options = getattr(request, "param", None)
+    if options is None and _given_ports(config):
+        the_site = Site.from_ports(config.getoption("port"), config.getoption("key_port"), config.getoption("lock_port"),
+                                   server=config.getoption("keylock_server"), timeout_ms=timeout_ms, retries=retries)
+    else:
+        the_site = Site.emulate(via=config.getoption("keylock_endpoint"), **(options or {}))
+        the_site.timeout_ms, the_site.retries = timeout_ms, retries
+    the_site.not_emulated = pytest.skip  # site.open()/call() against boards: skip, not fail
+    try:
+        yield the_site
+    finally:
+        the_site.close()
+
+
+def _clients(request, role: str, one: bool):
+    site = request.getfixturevalue("site")
+    param = getattr(request, "param", None)
+    if param is not None:
+        wanted = [param] if isinstance(param, str) else list(param)
+    else:
+        wanted = site.keys if role == "key" else site.locks
+        if not wanted:
+            pytest.skip(f"no {role} among the devices under test ({', '.join(site.devices) or 'none'})")
+        if one:
+            wanted = wanted[:1]
+    clients = []
+    registered = request.node.stash.setdefault(CLIENTS, [])
+    try:
+        for name in wanted:
+            if "://" in name or name.startswith("/"):
+                client = Device(name, timeout_ms=site.timeout_ms, retries=site.retries).open()
+            else:
+                client = site.device(name)
+            clients.append(client)
+            registered.append(client)
+    except BaseException:
+        for client in clients:
+            client.close()
+        raise
+    return clients
+
+
+@pytest.fixture
+def key(request):
+    """An open client for a key: indirect param (name or URL), else the site's first key."""
+    (client,) = _clients(request, "key", one=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def lock(request):
+    """An open client for a lock: indirect param (name or URL), else the site's first lock."""
+    (client,) = _clients(request, "lock", one=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def keys(request):
+    """Open clients for keys: indirect param (names or URLs), else all the site's keys."""
+    clients = _clients(request, "key", one=False)
+    yield clients
+    for client in clients:
+        client.close()
+
+
+@pytest.fixture
+def locks(request):
+    """Open clients for locks: indirect param (names or URLs), else all the site's locks."""
+    clients = _clients(request, "lock", one=False)
+    yield clients
+    for client in clients:
+        client.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    test_report = yield
+    if test_report.failed:
+        for client in item.stash.get(CLIENTS, []):
+            frames = client.exchanged
+            lines = [frame_line(direction, raw) for direction, raw in frames[-MAX_REPORTED_FRAMES:]]
+            if len(frames) > MAX_REPORTED_FRAMES:
+                lines.insert(0, f"... {len(frames) - MAX_REPORTED_FRAMES} earlier frames left out")
+            test_report.sections.append((f"frames exchanged with {client.name} ({client.url})", "\n".join(lines) or "(none)"))
+    return test_report

@@ -1,1 +1,0 @@
-"""pyserial URL handlers of keylock (listed in serial.protocol_handler_packages by host/transport.py)."""

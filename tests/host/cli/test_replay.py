@@ -1,0 +1,97 @@
+"""Record a session with --record, replay it with `keylock replay`: the same answers exit 0;
+a deliberately changed answer is reported field by field and exits 1."""
+
+import json
+
+import pytest
+from keylock.host.cli import main
+from keylock.host.link.recording import compare, load_requests
+from keylock.protocol.codes import ErrorCode, MsgType
+from keylock.protocol.frame import encode_frame
+
+PHONE = 8101
+
+
+def cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def record(capsys, port, tmp_path, *sessions):
+    files = []
+    for i, command in enumerate(sessions):
+        files.append(tmp_path / f"{i}-{command[0]}.jsonl")
+        code, _, err = cli(capsys, "--port", port, "--record", files[-1], *command)
+        assert code == 0, err
+    return files
+
+
+def test_a_recording_holds_every_frame_as_json_lines(served, capsys, tmp_path):
+    (f,) = record(capsys, served.devices["K2"]["socket"], tmp_path, ["info"])
+    lines = [json.loads(line) for line in f.read_text().splitlines()]
+    assert [line["dir"] for line in lines] == ["tx", "rx"]
+    assert lines[0]["hex"] == encode_frame(MsgType.INFO_REQUEST, {}, 1).hex() and lines[0]["t"] <= lines[1]["t"]
+
+
+def test_a_session_replays_with_the_same_answers(served, capsys, tmp_path):
+    port = served.devices["K1"]["socket"]
+    files = record(capsys, port, tmp_path, ["info"], ["status"], ["audit"], ["pair", "--phone", PHONE], ["unpair", "--phone", PHONE])
+    served.call(lambda s: s.advance(3600))  # an hour on: the key's clock and battery move on
+    code, out, _ = cli(capsys, "replay", *files, "--port", served.devices["K1"]["url"])
+    assert code == 0 and out.splitlines()[-1].startswith("replayed 7 request(s) to keylock://")  # audit: a batch, then an empty one
+    assert "all answers match (ignoring battery_mV, soc_permille, temperature_dC, time, unix_s)" in out
+    # strictly, the hour shows: the clock is a difference
+    code, out, _ = cli(capsys, "--port", port, "replay", files[1], "--strict", "--json")
+    got = json.loads(out)
+    assert code == 1 and got["differing"] == 1 and got["ignored"] == []
+    assert "time" in [d["field"] for d in got["results"][0]["differences"]]
+    # --ignore adds to the default set
+    code, out, _ = cli(capsys, "--port", port, "replay", files[1], "--ignore", "flags", "--json")
+    assert code == 0 and "flags" in json.loads(out)["ignored"]
+
+
+def test_a_changed_answer_is_reported(served, capsys, tmp_path):
+    port = served.devices["K1"]["pty"]
+    files = record(capsys, port, tmp_path, ["status"], ["pair", "--phone", PHONE], ["unpair", "--phone", PHONE])
+    assert cli(capsys, "--port", port, "pair", "--phone", PHONE + 1)[0] == 0  # the key's state changes
+    try:
+        code, out, _ = cli(capsys, "--port", port, "replay", *files)
+    finally:
+        cli(capsys, "--port", port, "unpair", "--phone", PHONE + 1)
+    assert code == 1
+    assert f"#1 STATUS_REQUEST seq 1: answer differs\n    flags: recorded 6, now 14\n    paired_phone: recorded 0, now {PHONE + 1}\n" in out
+    assert "#1 PAIR seq 1: answer differs\n    code: recorded 'ok', now 'already_paired'\n" in out
+    assert "#1 UNPAIR seq 1: answer differs\n    code: recorded 'ok', now 'not_paired'\n" in out
+    assert out.splitlines()[-1].startswith("replayed 3 request(s)") and "3 differ" in out
+
+
+def test_retries_in_a_recording_are_one_request_and_stray_answers_are_skipped(tmp_path):
+    request = encode_frame(MsgType.PAIR, {"phone_id": 1}, 5)
+    answer = encode_frame(MsgType.RESULT, {"code": ErrorCode.OK}, 5)
+    stray = encode_frame(MsgType.RESULT, {"code": ErrorCode.OK}, 4)
+    lines = [("tx", request), ("tx", request), ("rx", stray), ("rx", answer), ("tx", request)]
+    f = tmp_path / "s.jsonl"
+    f.write_text("".join(json.dumps({"t": i, "dir": d, "hex": raw.hex()}) + "\n" for i, (d, raw) in enumerate(lines)))
+    # the last tx follows an answered request: it is a request of its own, unanswered
+    assert load_requests(f) == [(request, answer), (request, None)]
+
+
+def test_compare_names_type_changes_lists_and_nested_fields():
+    batch = lambda *records: encode_frame(MsgType.AUDIT_BATCH, {"records": list(records)}, 2)
+    rec = {"seq": 0, "time": 10, "key_id": 1001, "lock_id": 101, "outcome": 0, "reason": 0}
+    assert compare(batch(rec), batch(rec), set()) == []
+    assert compare(batch(rec), batch({**rec, "time": 11}), {"time"}) == [{"field": "records[0].time", "recorded": 10, "replayed": 11}]
+    longer = compare(batch(rec), batch(rec, {**rec, "seq": 1}), {"records.time"})
+    assert {"field": "records#count", "recorded": 1, "replayed": 2} in longer
+    assert {"field": "records[1].seq", "recorded": None, "replayed": 1} in longer
+    assert "records[1].time" not in [d["field"] for d in longer]
+    assert compare(batch(rec), None, set()) == [{"field": "(type)", "recorded": "AUDIT_BATCH", "replayed": "no answer"}]
+
+
+@pytest.mark.parametrize("text, message", [("not json\n", "s.jsonl:1: not a recorded frame"), ("", "no requests recorded in")])
+def test_a_bad_recording_exits_2(served, capsys, tmp_path, text, message):
+    (tmp_path / "s.jsonl").write_text(text)
+    code, _, err = cli(capsys, "replay", tmp_path / "s.jsonl", "--port", served.devices["K1"]["socket"])
+    assert code == 2 and message in err
