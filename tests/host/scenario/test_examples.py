@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+
 from keylock.host.scenario.parse import load
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[3] / "docs" / "examples").glob("*.scenario.yaml"))
