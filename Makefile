@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make demo   runs the main job
-#   make test   runs every test
+#   make test   runs every test (after `make lint`: ruff and pyright)
 # Both do all set-up first on a fresh machine: a virtual environment with the
 # Python packages (.venv), the npm runtime (node_modules: MicroPython's
 # WebAssembly port and pyright) and the MicroPython stubs (.typings).
@@ -12,12 +12,15 @@ PY_STAMP := $(VENV)/.keylock-installed
 NODE_STAMP := node_modules/.keylock-installed
 STUBS := micropython-rp2-stubs==1.27.0.post1
 STUBS_STAMP := .typings/.keylock-installed
+WHEELHOUSE := .wheelhouse
+WHEELHOUSE_STAMP := $(WHEELHOUSE)/.keylock-filled
 
-.PHONY: setup demo test codec clean
+.PHONY: setup demo test lint codec clean
 
-setup: $(PY_STAMP) $(NODE_STAMP) $(STUBS_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(STUBS_STAMP) $(WHEELHOUSE_STAMP)
 
-$(PY_STAMP): pyproject.toml
+# firmware/version.py: the package's version is read from it at install time.
+$(PY_STAMP): pyproject.toml firmware/version.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	touch $@
@@ -34,15 +37,32 @@ $(STUBS_STAMP): $(PY_STAMP) Makefile
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-user --target .typings $(STUBS)
 	touch $@
 
+# Wheels of keylock's runtime dependencies (pyproject's [project].dependencies, with theirs)
+# and of the build backend, so a wheel of keylock can be built and installed into a fresh
+# venv with no network (tests/packaging). `pip wheel` rather than `pip download`: a
+# dependency published only as an sdist is built into a wheel here, while PyPI is reachable.
+$(WHEELHOUSE_STAMP): pyproject.toml $(PY_STAMP)
+	mkdir -p $(WHEELHOUSE)
+	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb")); print("\n".join(p["project"]["dependencies"] + p["build-system"]["requires"] + ["wheel"]))' > $(WHEELHOUSE)/requirements.txt
+	$(PY) -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(WHEELHOUSE) -r $(WHEELHOUSE)/requirements.txt
+	touch $@
+
 demo: setup
 	$(VENV)/bin/keylock demo
 
-test: setup
+test: setup lint
 	$(PY) -m pytest
+
+# Lint, format and type checks (configured in pyproject.toml); the firmware's own type check
+# against the MicroPython stubs is a test (tests/firmware/test_static.py).
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	node_modules/.bin/pyright -p pyproject.toml
 
 # Regenerate firmware/codec.py from the construct definitions in protocol/.
 codec: $(PY_STAMP)
 	$(PY) -m keylock.protocol.gen_codec --write
 
 clean:
-	rm -rf $(VENV) node_modules .typings .pytest_cache .hypothesis
+	rm -rf $(VENV) node_modules .typings .pytest_cache .hypothesis $(WHEELHOUSE)

@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
-from keylock.hw_models import drain, fleet
-from keylock.hw_models import battery as bat
-from keylock.hw_models.params import CR2032, DEFAULT_KEY_LOAD, DEFAULT_SITE
-from keylock.protocol.codes import LOW_BATTERY_SOC
+from ..hw_models import battery as bat
+from ..hw_models import drain, fleet
+from ..hw_models.params import CR2032, DEFAULT_KEY_LOAD, DEFAULT_SITE
+from ..protocol.codes import LOW_BATTERY_SOC
 
 
 def reference_loop(usage, temperature_C, charge_per_opening_C, battery=CR2032, key=DEFAULT_KEY_LOAD, site=DEFAULT_SITE, keys=None):
@@ -34,7 +34,7 @@ def reference_loop(usage, temperature_C, charge_per_opening_C, battery=CR2032, k
     openings = usage.openings[:, keys].T.tolist()
     in_lock_s = usage.in_lock_s[:, keys].T.tolist()
     out = [[0.0] * (days + 1) for _ in keys]
-    for i, (row, k) in enumerate(zip(out, keys)):
+    for i, (row, k) in enumerate(zip(out, keys, strict=True)):
         soc = float(usage.soc0[k])
         row[0] = soc
         for d in range(days):

@@ -21,7 +21,7 @@ def wire_time_ms(wire_bytes: int) -> dict[str, float]:
 
 
 def micropython(progress=print) -> dict:
-    from keylock.host.runtime.micropython import run_script
+    from ..host.runtime.micropython import run_script
 
     progress("MicroPython (WebAssembly): 11 x 200 handshakes ...")
     return json.loads(run_script(Path(handshake_core.__file__)))

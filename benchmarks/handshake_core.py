@@ -5,16 +5,16 @@ import sys
 import time
 
 try:
-    from keylock_fw import crypto, hal, handshake  # MicroPython
+    from keylock_fw import crypto, hal, handshake  # pyright: ignore[reportMissingImports]  (MicroPython)
 except ImportError:
-    from keylock.firmware import crypto, hal, handshake
+    from ..firmware import crypto, hal, handshake
 
 SITE = bytes(range(32))
 KEY_ID = 1001
 
 if hasattr(time, "ticks_us"):
 
-    def now_us():
+    def now_us():  # pyright: ignore[reportRedeclaration]  (one of two definitions, by runtime)
         return time.ticks_us()  # pyright: ignore[reportAttributeAccessIssue]
 
     def elapsed_us(t0):

@@ -65,6 +65,7 @@ def one_setup(max_refreshes: int = 200_000) -> dict:
         log_level=osdp.LogLevel.Emergency,
     )
     cp_ctx, pd_ctx = cp.ctx, pd.ctx
+    assert cp_ctx is not None and pd_ctx is not None, "libosdp did not set up its contexts"
     for _ in range(max_refreshes):
         cp_ctx.refresh()
         pd_ctx.refresh()

@@ -32,7 +32,7 @@ def generate(seed: int = 30) -> str:
         f"seed: {seed}",
         "site:",
         "  keys:",
-        *[f"    - {{id: {k}, holder: \"Holder {k}\", soc: {round(rng.uniform(0.5, 1.0), 2)}}}" for k in KEYS],
+        *[f'    - {{id: {k}, holder: "Holder {k}", soc: {round(rng.uniform(0.5, 1.0), 2)}}}' for k in KEYS],
         "  locks:",
         *[f"    - {{id: {lock}, group: {GROUP[lock]}, kind: {'padlock' if lock == 'L5' else 'cylinder'}}}" for lock in LOCKS],
         "steps:",

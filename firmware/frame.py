@@ -83,7 +83,7 @@ def decode(buf):
     try:
         return t, seq, codec.decode(t, payload), mac
     except codec.CodecError:
-        raise FrameError("bad_payload")
+        raise FrameError("bad_payload") from None
 
 
 def error_reply(raw, error):

@@ -9,7 +9,7 @@ except ImportError:
 
 if _urandom is None:
     try:
-        from kl_host import urandom as _js_urandom  # the WebAssembly runner (host/mp_runner.mjs)
+        from kl_host import urandom as _js_urandom  # the WebAssembly runner (host/runtime/mp_runner.mjs)
     except ImportError:
         _js_urandom = None
 

@@ -45,7 +45,7 @@ def _expect(raw, t, size, state_ok):
     try:
         got, secured, seq, payload = _split(raw)
     except frame.FrameError as e:
-        raise HandshakeError("frame_" + e.reason)
+        raise HandshakeError("frame_" + e.reason) from None
     if got != t or secured:
         raise HandshakeError("unexpected")
     if len(payload) != size:

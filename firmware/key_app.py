@@ -5,9 +5,9 @@
 from struct import pack
 
 from . import audit, codec, frame, handshake, storage, version
-from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests read it here)
 from ._const import const
 from .session import SessionError
+from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests read it here)
 
 AUDIT_RECORD_LEN = audit.RECORD_LEN
 AUDIT_BATCH_MAX = const(64)

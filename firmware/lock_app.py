@@ -6,9 +6,9 @@
 from struct import pack, unpack_from
 
 from . import audit, codec, crypto, frame, handshake, signed, storage, version
-from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests read it here)
 from ._const import const
 from .session import SessionError
+from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests read it here)
 
 TEMP_MAX_dC = const(850)  # rated to 85 C
 TEMP_MIN_dC = const(-250)  # and down to -25 C
@@ -146,7 +146,8 @@ class LockApp:
         mine = [
             r
             for r in cred["rights"]
-            if (r["kind"] == codec.TARGET_LOCK and r["target"] == self.lock_id) or (r["kind"] == codec.TARGET_GROUP and r["target"] in groups)
+            if (r["kind"] == codec.TARGET_LOCK and r["target"] == self.lock_id)
+            or (r["kind"] == codec.TARGET_GROUP and r["target"] in groups)
         ]
         if not mine:
             return codec.DENIAL_NOT_AUTHORIZED
@@ -194,7 +195,9 @@ class LockApp:
         if t == codec.T_STATUS_REQUEST:
             return frame.encode_message(codec.T_LOCK_STATUS, seq, self.status())
         if t == codec.T_AUDIT_READ:
-            return frame.encode_message(codec.T_AUDIT_BATCH, seq, {"records": self._records(self.log, m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))})
+            return frame.encode_message(
+                codec.T_AUDIT_BATCH, seq, {"records": self._records(self.log, m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))}
+            )
         if t == codec.T_PROVISION:
             return frame.encode_message(codec.T_RESULT, seq, {"code": self.provision(m)})
         return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_UNKNOWN_COMMAND})

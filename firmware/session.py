@@ -34,7 +34,7 @@ class Session:
         try:
             t, secured, seq, payload = frame.split(raw)
         except frame.FrameError as e:
-            raise SessionError("frame_" + e.reason)
+            raise SessionError("frame_" + e.reason) from None
         if not secured or len(payload) < _MAC:
             raise SessionError("not_secured")
         expected = self._recv.mac(b"S" + self.received.to_bytes(4, "big") + raw[1 : -codec.CRC_LEN - _MAC])[:_MAC]
@@ -43,6 +43,6 @@ class Session:
         try:
             m = codec.decode(t, payload[:-_MAC])
         except codec.CodecError:
-            raise SessionError("bad_payload")
+            raise SessionError("bad_payload") from None
         self.received += 1
         return t, seq, m

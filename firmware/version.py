@@ -8,5 +8,12 @@ FW_VERSION = (0, 1, 0)
 
 def info(role, device_id, board):
     major, minor, patch = FW_VERSION
-    return {"role": role, "device_id": device_id, "fw_major": major, "fw_minor": minor, "fw_patch": patch, "protocol_version": PROTOCOL_VERSION, "board": board}
-
+    return {
+        "role": role,
+        "device_id": device_id,
+        "fw_major": major,
+        "fw_minor": minor,
+        "fw_patch": patch,
+        "protocol_version": PROTOCOL_VERSION,
+        "board": board,
+    }

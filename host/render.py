@@ -24,7 +24,7 @@ def jsonable(value: Any) -> Any:
 
 
 def iso_time(unix_s: int) -> str:
-    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(unix_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def scalar_text(name: str, value: Any) -> str:

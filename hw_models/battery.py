@@ -24,9 +24,7 @@ SECONDS_PER_HOUR = 3600.0
 
 
 def check_temperature_C(temperature_C, battery):
-    return check_range(
-        f"{battery.name} temperature_C", temperature_C, battery.min_temperature_C, battery.max_temperature_C, "degC"
-    )
+    return check_range(f"{battery.name} temperature_C", temperature_C, battery.min_temperature_C, battery.max_temperature_C, "degC")
 
 
 def check_soc(soc):
@@ -58,9 +56,7 @@ def r1_ohm(temperature_C, battery):
 
 def capacity_factor(temperature_C, battery):
     """k_T: fraction of nominal capacity a sustained discharge at `temperature_C` delivers [-]."""
-    return np.interp(
-        check_temperature_C(temperature_C, battery), battery.capacity_temperature_points_C, battery.capacity_factor_points
-    )
+    return np.interp(check_temperature_C(temperature_C, battery), battery.capacity_temperature_points_C, battery.capacity_factor_points)
 
 
 def capacity_Ah(temperature_C, battery):
@@ -70,7 +66,9 @@ def capacity_Ah(temperature_C, battery):
 
 def self_discharge_per_s(temperature_C, battery):
     """Self-discharge as a fraction of nominal capacity per second; doubles every 10 K [1/s]."""
-    per_year = battery.self_discharge_per_year * 2.0 ** ((check_temperature_C(temperature_C, battery) - battery.reference_temperature_C) / 10.0)
+    per_year = battery.self_discharge_per_year * 2.0 ** (
+        (check_temperature_C(temperature_C, battery) - battery.reference_temperature_C) / 10.0
+    )
     return per_year / (365.25 * 86_400.0)
 
 

@@ -54,7 +54,17 @@ def charge_drawn_C(duration_s, key=DEFAULT_KEY_LOAD, openings=0, advertising_fra
     return steady_A * duration_s + key.lock_idle_current_A * in_lock_s + openings * q_open_C
 
 
-def drain(soc, duration_s, battery=CR2032, temperature_C=23.0, key=DEFAULT_KEY_LOAD, openings=0, advertising_fraction=1.0, in_lock_s=0.0, opening_charge_C=None):
+def drain(
+    soc,
+    duration_s,
+    battery=CR2032,
+    temperature_C=23.0,
+    key=DEFAULT_KEY_LOAD,
+    openings=0,
+    advertising_fraction=1.0,
+    in_lock_s=0.0,
+    opening_charge_C=None,
+):
     """State of charge after `duration_s` [s] of virtual time at `temperature_C` [degC]; floors at 0."""
     soc = bat.check_soc(soc)
     used_C = charge_drawn_C(duration_s, key, openings, advertising_fraction, in_lock_s, opening_charge_C)

@@ -108,5 +108,10 @@ def run_site(n_keys=10_000, days=365, site=DEFAULT_SITE, battery=CR2032, key=DEF
     temperature_C = site_temperature_C(np.arange(days), site)
     soc = simulate(usage, temperature_C, battery, key, site)
     return FleetResult(
-        day=np.arange(days + 1), temperature_C=temperature_C, soc=soc, crossing_day=crossing_day(soc, warn_soc), usage=usage, warn_soc=warn_soc
+        day=np.arange(days + 1),
+        temperature_C=temperature_C,
+        soc=soc,
+        crossing_day=crossing_day(soc, warn_soc),
+        usage=usage,
+        warn_soc=warn_soc,
     )

@@ -10,7 +10,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import battery as bat
-from . import fleet as flt
 from . import power, thermal
 from .params import CR2032, DEFAULT_LOCK, DEFAULT_THERMAL
 
@@ -32,13 +31,22 @@ def plot_battery(path, battery=CR2032, current_A=0.2e-3, temperatures_C=(-20.0, 
     colors = ["tab:blue", "tab:cyan", "tab:green", "tab:red", "tab:purple", "tab:orange"]
     for i, temp in enumerate(temperatures_C):
         mAh = curve["delivered_Ah"][:, i] * 1e3
-        ax.plot(mAh, curve["voltage_V"][:, i], color=colors[i % len(colors)], lw=2,
-                label=f"{temp:g} °C: {curve['capacity_Ah'][i] * 1e3:.0f} mAh")
+        ax.plot(
+            mAh,
+            curve["voltage_V"][:, i],
+            color=colors[i % len(colors)],
+            lw=2,
+            label=f"{temp:g} °C: {curve['capacity_Ah'][i] * 1e3:.0f} mAh",
+        )
     ax.axhline(battery.cutoff_V, color="k", ls="--", lw=1)
-    ax.text(0.99, battery.cutoff_V + 0.02, f"cut-off {battery.cutoff_V:g} V", va="bottom", ha="right",
-            transform=ax.get_yaxis_transform())
-    ax.set(xlabel="charge delivered [mAh]", ylabel="terminal voltage [V]", ylim=(1.9, 3.35), xlim=(0, None),
-           title=f"{battery.name} discharge at {current_A * 1e3:g} mA, by temperature")
+    ax.text(0.99, battery.cutoff_V + 0.02, f"cut-off {battery.cutoff_V:g} V", va="bottom", ha="right", transform=ax.get_yaxis_transform())
+    ax.set(
+        xlabel="charge delivered [mAh]",
+        ylabel="terminal voltage [V]",
+        ylim=(1.9, 3.35),
+        xlim=(0, None),
+        title=f"{battery.name} discharge at {current_A * 1e3:g} mA, by temperature",
+    )
     ax.grid(alpha=0.3)
     ax.legend(title="temperature: capacity", loc="lower left", bbox_to_anchor=(0.0, 0.1))
     return _save(fig, path)
@@ -58,8 +66,13 @@ def plot_power(path, battery=CR2032, cases=((1.0, 20.0), (0.2, -20.0)), lock=DEF
         else:
             outcome = "never boots"
         color = colors[i % len(colors)]
-        ax.plot(r.time_s, r.supply_V, color=color, lw=2,
-                label=f"{battery.name} {soc:.0%} at {temp:g} °C: {outcome}, {float(r.energy_J) * 1e3:.0f} mJ")
+        ax.plot(
+            r.time_s,
+            r.supply_V,
+            color=color,
+            lw=2,
+            label=f"{battery.name} {soc:.0%} at {temp:g} °C: {outcome}, {float(r.energy_J) * 1e3:.0f} mJ",
+        )
         if r.booted:
             ax.plot(r.boot_time_s, lock.brownout_V + lock.hysteresis_V, "o", color=color)
             ax.annotate("boots", (float(r.boot_time_s), lock.brownout_V + 0.1), color=color, ha="center")
@@ -69,10 +82,13 @@ def plot_power(path, battery=CR2032, cases=((1.0, 20.0), (0.2, -20.0)), lock=DEF
             ax.axvspan(start, start + lock.phases[motor].duration_s, color=color, alpha=0.2)
             ax.annotate("motor", (start, 2.75 + 0.12 * i), color=color, ha="right")
     ax.axhline(lock.brownout_V, color="k", ls="--", lw=1)
-    ax.text(0.01, lock.brownout_V - 0.03, f"brown-out {lock.brownout_V:g} V (release +{lock.hysteresis_V * 1e3:.0f} mV)",
-            va="top")
-    ax.set(xlabel="time since key inserted [s]", ylabel="lock supply (reservoir) [V]", ylim=(0, 3.4),
-           title="One opening: key cell → contact → reservoir → boot, compute, wait, motor, audit")
+    ax.text(0.01, lock.brownout_V - 0.03, f"brown-out {lock.brownout_V:g} V (release +{lock.hysteresis_V * 1e3:.0f} mV)", va="top")
+    ax.set(
+        xlabel="time since key inserted [s]",
+        ylabel="lock supply (reservoir) [V]",
+        ylim=(0, 3.4),
+        title="One opening: key cell → contact → reservoir → boot, compute, wait, motor, audit",
+    )
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     return _save(fig, path)
@@ -83,7 +99,7 @@ def plot_thermal(path, heat_W=300.0, heating_s=60.0, ambient_C=20.0, params=DEFA
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     # Separate y scales: the keyhole case runs far past the limit and would flatten the body case.
     axes = fig.subplots(1, 2)
-    for ax, part in zip(axes, ("body", "keyhole")):
+    for ax, part in zip(axes, ("body", "keyhole"), strict=True):
         r = thermal.heating_response(part, heat_W, heating_s, ambient_C, params)
         minutes = r["time_s"] / 60.0
         ax.plot(minutes, r["body_C"], color="tab:gray", lw=2, label="padlock body")
@@ -92,8 +108,7 @@ def plot_thermal(path, heat_W=300.0, heating_s=60.0, ambient_C=20.0, params=DEFA
         ax.text(minutes[-1], params.limit_C + 3, f"limit {params.limit_C:g} °C", ha="right")
         ax.axvspan(0, heating_s / 60.0, color="tab:orange", alpha=0.15, label=f"{heat_W:g} W heating")
         verdict = "OK" if r["seconds_above_limit"] == 0 else f"{r['seconds_above_limit']:.0f} s over"
-        ax.set(title=f"heat into the {part}: electronics peak {r['max_electronics_C']:.0f} °C ({verdict})",
-               xlabel="time [min]")
+        ax.set(title=f"heat into the {part}: electronics peak {r['max_electronics_C']:.0f} °C ({verdict})", xlabel="time [min]")
         ax.set_ylim(min(ambient_C, 0.0) - 5, max(100.0, 1.1 * max(r["max_electronics_C"], r["max_body_C"])))
         ax.set_ylabel("temperature [°C]")
         ax.grid(alpha=0.3)
@@ -116,8 +131,7 @@ def plot_fleet(path, result):
     crossed = result.crossing_day[result.crossing_day >= 0]
     ax_cross.hist(crossed, bins=np.arange(0, days[-1] + 8, 7), color="tab:red", alpha=0.8)
     n = result.soc.shape[1]
-    ax_cross.set(xlabel="month", ylabel="keys per week",
-                 title=f"keys reaching {warn_pct:g} %: {crossed.size} of {n} within the year")
+    ax_cross.set(xlabel="month", ylabel="keys per week", title=f"keys reaching {warn_pct:g} %: {crossed.size} of {n} within the year")
     for ax in (ax_soc, ax_cross):
         ax.set_xticks(_MONTH_START_DAY, _MONTHS)
         ax.set_xlim(0, days[-1])

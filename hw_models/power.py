@@ -160,5 +160,3 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         charge_C=charge_C,
         energy_J=energy_J,
     )
-
-

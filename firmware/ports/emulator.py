@@ -1,6 +1,7 @@
 # The emulator's board port: a Device whose readings the emulator sets before it delivers a
-# frame, and whose motor pulse can be made to lose power (the lock browned out).
-from . import device, flash
+# frame, and whose motor pulse can be made to lose power (the lock browned out). Emulator only:
+# firmware/manifest.py does not list it, so `keylock flash` never sends it to a board.
+from .. import device, flash
 
 
 class EmuDevice(device.Device):

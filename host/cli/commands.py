@@ -54,8 +54,13 @@ def add_device_options(parser, default=None) -> None:
     d = {} if default is None else {"default": default}
     parser.add_argument("--port", metavar="URL", help=f"the device: a serial port or pyserial URL, e.g. {PORT_EXAMPLES}", **d)
     parser.add_argument("--timeout-ms", type=int, metavar="N", help="wait this long for each answer (default 1000)", **d)
-    parser.add_argument("--retries", type=int, metavar="N", help="send a request again this many times on silence or a damaged answer (default 2)", **d)
-    parser.add_argument("--record", metavar="FILE", help="write every frame of the session to FILE as JSON lines (for `keylock replay`)", **d)
+    parser.add_argument(
+        "--retries", type=int, metavar="N", help="send a request again this many times on silence or a damaged answer (default 2)", **d
+    )
+    parser.add_argument(
+        "--record", metavar="FILE", help="write every frame of the session to FILE as JSON lines (for `keylock replay`)", **d
+    )
+
 
 EPILOG = """\
 Every command has its own --help, e.g. `keylock decode --help`.
@@ -131,9 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     module, parser = command_parser(name)
     needs_port = getattr(module, "needs_port", False)
     if options and not needs_port:
-        print(f"keylock: {', '.join(o.split('=')[0] for o in options if o.startswith('-'))} is for device commands, not `{name}`", file=sys.stderr)
+        print(
+            f"keylock: {', '.join(o.split('=')[0] for o in options if o.startswith('-'))} is for device commands, not `{name}`",
+            file=sys.stderr,
+        )
         return 2
-    args = parser.parse_args(rest, namespace=device_defaults(options) if needs_port else None)
+    args = parser.parse_args(rest, namespace=device_defaults(options)) if needs_port else parser.parse_args(rest)
     if needs_port and not args.port:
         print(f"keylock {name}: needs a device: keylock --port URL {name} ... (URL: {PORT_EXAMPLES})", file=sys.stderr)
         return 2

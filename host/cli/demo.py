@@ -8,19 +8,20 @@ The protocol tour that was the main job before the emulator is `keylock tour`.
 from collections import Counter
 from pathlib import Path
 
+from ..emulator.factory import make_engine
 from ..errors import KeylockError
 from ..scenario import LIBRARY_DIR, report
-from ..emulator.factory import make_engine
 from ..scenario.model import RUNTIMES
 from ..scenario.parse import load
 from ..scenario.runner import run as run_scenario
 from ..scenario.runner import summarize
 
 
-
 def add_arguments(parser):
     parser.add_argument("--runtime", choices=RUNTIMES, default="cpython", help="where the firmware runs (default cpython)")
-    parser.add_argument("--library", type=Path, default=LIBRARY_DIR, help="folder of *.scenario.yaml (default: the library installed with keylock)")
+    parser.add_argument(
+        "--library", type=Path, default=LIBRARY_DIR, help="folder of *.scenario.yaml (default: the library installed with keylock)"
+    )
     parser.add_argument("--quiet", action="store_true", help="only each scenario's result and the summary")
 
 
@@ -50,9 +51,10 @@ def run(args) -> int:
     for reason, count in sorted(denied.items(), key=lambda kv: -kv[1]):
         print(f"    denied {reason:<18} {count}")
     if energy:
-        print(f"  energy per opening  mean {1000 * sum(energy) / len(energy):.1f} mJ, min {1000 * min(energy):.1f}, max {1000 * max(energy):.1f}")
+        print(
+            f"  energy per opening  mean {1000 * sum(energy) / len(energy):.1f} mJ, min {1000 * min(energy):.1f}, max {1000 * max(energy):.1f}"
+        )
     print("  batteries at the end (state of charge)")
     for name, socs in batteries.items():
         print(f"    {name:<34} " + ", ".join(f"{k} {100 * v:.1f} %" for k, v in socs.items()))
     return 1 if failed else 0
-

@@ -3,15 +3,15 @@
     keylock --port URL [--timeout-ms N] [--retries N] [--record FILE] COMMAND [...] [--json]
 
 Each command is an object with the CLI's command interface (`add_arguments`, `run`) over
-host/client.py's Device, which the pytest fixtures use too: the logic is there, here only
+host/link/device.py's Device, which the pytest fixtures use too: the logic is there, here only
 arguments and output. Human output is a line or a few; --json prints one object.
 """
 
 import json
 import re
 
-from ..link.device import Device, parse_time
 from ..errors import UsageError
+from ..link.device import Device, parse_time
 from ..render import field_lines, iso_time, jsonable
 
 
@@ -64,8 +64,8 @@ class DeviceCommand:
 class Info(DeviceCommand):
     """Ask the device who it is: role, id, firmware version, protocol version and board.
 
-      keylock --port socket://127.0.0.1:40001 info
-      key 1001  firmware 0.1.0  protocol 1  board keylock-key
+    keylock --port socket://127.0.0.1:40001 info
+    key 1001  firmware 0.1.0  protocol 1  board keylock-key
     """
 
     def act(self, device, args):
@@ -82,13 +82,21 @@ class Status(DeviceCommand):
         temp = f"{s['temperature_dC'] / 10:.1f} C"
         if s["role"] == "key":
             low = ", LOW" if "battery_low" in s["flags"] else ""
-            validated = f"validated until {_when(s['valid_until'])}" if "validated" in s["flags"] else f"not validated (until {_when(s['valid_until'])})"
+            validated = (
+                f"validated until {_when(s['valid_until'])}"
+                if "validated" in s["flags"]
+                else f"not validated (until {_when(s['valid_until'])})"
+            )
             paired = f"paired with phone {s['paired_phone']}" if s["paired_phone"] else "not paired"
-            text = (f"key {s['key_id']}  battery {s['soc_permille'] / 10:.1f} % ({s['battery_mV']} mV{low})  {temp}\n"
-                    f"clock {_when(s['time'])}  {validated}  {paired}")
+            text = (
+                f"key {s['key_id']}  battery {s['soc_permille'] / 10:.1f} % ({s['battery_mV']} mV{low})  {temp}\n"
+                f"clock {_when(s['time'])}  {validated}  {paired}"
+            )
         else:
-            text = (f"lock {s['lock_id']}  {s['events']} events  blocklist v{s['blocklist_version']} ({s['blocklist_size']} keys)  {temp}\n"
-                    f"highest time seen {_when(s['highest_time'])}")
+            text = (
+                f"lock {s['lock_id']}  {s['events']} events  blocklist v{s['blocklist_version']} ({s['blocklist_size']} keys)  {temp}\n"
+                f"highest time seen {_when(s['highest_time'])}"
+            )
         return s, text
 
 
@@ -131,7 +139,9 @@ class Audit(DeviceCommand):
 
 class _ServerCommand(DeviceCommand):
     def arguments(self, parser):
-        parser.add_argument("--server", required=True, metavar="DB", help="the site's access-server database (`server` in `keylock emulate`'s JSON line)")
+        parser.add_argument(
+            "--server", required=True, metavar="DB", help="the site's access-server database (`server` in `keylock emulate`'s JSON line)"
+        )
         parser.add_argument("--key", required=True, metavar="NAME", help="the key's name at the server")
 
 
@@ -152,8 +162,10 @@ class Validate(_ServerCommand):
 
     def act(self, device, args):
         v = device.validate(args.server, args.key)
-        text = (f"key {v['key']} ({v['key_id']}) validated until {_when(v['valid_until'])}: {v['rights']} access right(s), "
-                f"blocklist v{v['blocklist_version']} {v['blocklist']}, {v['audit_uploaded']} event(s) uploaded ({v['audit_new']} new)")
+        text = (
+            f"key {v['key']} ({v['key_id']}) validated until {_when(v['valid_until'])}: {v['rights']} access right(s), "
+            f"blocklist v{v['blocklist_version']} {v['blocklist']}, {v['audit_uploaded']} event(s) uploaded ({v['audit_new']} new)"
+        )
         return v, text
 
 
@@ -195,7 +207,9 @@ class Provision(DeviceCommand):
         if groups and args.role == "key":
             raise UsageError("--groups is for a lock; a key's groups come with its credential")
         device.provision(args.role, args.id, _hex(args.secret, "--secret"), groups)
-        return {"provisioned": args.role, "id": args.id, "groups": groups}, f"provisioned as {args.role} {args.id}" + (f" in groups {groups}" if groups else "")
+        return {"provisioned": args.role, "id": args.id, "groups": groups}, f"provisioned as {args.role} {args.id}" + (
+            f" in groups {groups}" if groups else ""
+        )
 
 
 class Raw(DeviceCommand):

@@ -8,7 +8,7 @@ The site comes from a scenario file's `site:` (its steps are not run), or from -
 testers can open, read audit and so on at once.
 
   keylock emulate --keys 2 --locks 1
-  keylock emulate two_phones.scenario.yaml --runtime micropython
+  keylock emulate host/scenario/library/two_phones.scenario.yaml --runtime micropython
 """
 
 import signal

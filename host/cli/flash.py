@@ -17,11 +17,17 @@ from ..runtime.deploy import ROLES, flash
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--port", required=True, metavar="URL", help="the board's serial port: /dev/ttyACM0, /dev/pts/N, socket://host:port, ...")
+    parser.add_argument(
+        "--port", required=True, metavar="URL", help="the board's serial port: /dev/ttyACM0, /dev/pts/N, socket://host:port, ..."
+    )
     parser.add_argument("--role", required=True, choices=ROLES, help="which firmware the board runs")
-    parser.add_argument("--board", metavar="NAME", help="refuse unless the board's sys.platform is NAME (rp2, esp32, nrf, webassembly, ...)")
+    parser.add_argument(
+        "--board", metavar="NAME", help="refuse unless the board's sys.platform is NAME (rp2, esp32, nrf, webassembly, ...)"
+    )
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
-    parser.add_argument("--timeout", type=float, default=20.0, metavar="S", help="how long to wait for the INFO answer after the reset (default 20)")
+    parser.add_argument(
+        "--timeout", type=float, default=20.0, metavar="S", help="how long to wait for the INFO answer after the reset (default 20)"
+    )
 
 
 def run(args) -> int:
@@ -42,5 +48,7 @@ def run(args) -> int:
     for c in report["copied"]:
         print(f"            {c['path']} ({c['bytes']} bytes)")
     version = f"{info['fw_major']}.{info['fw_minor']}.{info['fw_patch']}"
-    print(f"  INFO:     role {info['role']}, firmware {version}, protocol {info['protocol_version']}, board {info['board']!r}, device id {info['device_id']}")
+    print(
+        f"  INFO:     role {info['role']}, firmware {version}, protocol {info['protocol_version']}, board {info['board']!r}, device id {info['device_id']}"
+    )
     return 0

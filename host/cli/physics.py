@@ -131,7 +131,7 @@ _QUESTIONS = {"opening": _opening, "life": _life, "thermal": _thermal}
 
 def run(args):
     # Imported here so `keylock --help` does not pay for numpy.
-    from keylock import hw_models as hw
+    from ... import hw_models as hw
 
     try:
         result, text = _QUESTIONS[args.question](args, hw)

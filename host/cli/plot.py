@@ -1,9 +1,9 @@
 """Draw a figure of the physical models to a PNG.
 
-  battery   discharge curves of the key's cell at several temperatures
-  power     the lock's supply during one opening, with the brown-out line
-  thermal   body and electronics temperatures, heat into the body vs the keyhole, against 85 °C
-  fleet     a site's keys over a year: state of charge and when each reaches 15 %
+battery   discharge curves of the key's cell at several temperatures
+power     the lock's supply during one opening, with the brown-out line
+thermal   body and electronics temperatures, heat into the body vs the keyhole, against 85 °C
+fleet     a site's keys over a year: state of charge and when each reaches 15 %
 """
 
 import json
@@ -22,7 +22,7 @@ def add_arguments(parser):
 
 
 def run(args):
-    from keylock.hw_models import battery_by_name, plots
+    from ...hw_models import battery_by_name, plots
 
     out = args.out or f"keylock-{args.figure}.png"
     if not out.lower().endswith(".png"):
@@ -32,7 +32,7 @@ def run(args):
         if args.figure == "thermal":
             plots.plot_thermal(out)
         elif args.figure == "fleet":
-            from keylock.hw_models import fleet
+            from ...hw_models import fleet
 
             plots.plot_fleet(out, fleet.run_site(battery=battery, warn_soc=LOW_BATTERY_SOC))
         else:

@@ -34,7 +34,7 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    ignored = set() if args.strict else set(DEFAULT_IGNORED)
+    ignored: set[str] = set() if args.strict else set(DEFAULT_IGNORED)
     ignored.update(args.ignore)
     sessions = [(f, load_requests(f)) for f in args.files]
     if not any(requests for _f, requests in sessions):
@@ -52,6 +52,8 @@ def run(args) -> int:
             for d in r["differences"]:
                 print(f"    {d['field']}: recorded {d['recorded']!r}, now {d['replayed']!r}")
         verdict = f"{len(differing)} differ" if differing else "all answers match"
-        print(f"replayed {len(results)} request(s) to {args.port}: {verdict}" + (f" (ignoring {', '.join(sorted(ignored))})" if ignored else ""))
+        print(
+            f"replayed {len(results)} request(s) to {args.port}: {verdict}"
+            + (f" (ignoring {', '.join(sorted(ignored))})" if ignored else "")
+        )
     return 1 if differing else 0
-

@@ -16,8 +16,8 @@ variable KEYLOCK_SCENARIO_ENGINE=module:function (see keylock.host.scenario.engi
 
 import sys
 
-from ..scenario import report
 from ..emulator.factory import make_engine
+from ..scenario import report
 from ..scenario.model import RUNTIMES, ScenarioError
 from ..scenario.parse import load
 from ..scenario.runner import run as run_scenario

@@ -10,8 +10,8 @@ from ...protocol.frame import MAC_LEN, decode_frame
 from ...protocol.messages import MESSAGES
 from ...protocol.vectors import build, from_json, load
 from ..errors import KeylockError
-from ..runtime.micropython import MicroPython, RuntimeMissing
 from ..render import scalar_text
+from ..runtime.micropython import MicroPython, RuntimeMissing
 
 DIRECTION = {
     **dict.fromkeys([MsgType.HS_HELLO, MsgType.HS_PROOF, MsgType.CREDENTIAL, MsgType.BLOCKLIST_UPDATE, MsgType.AUDIT_ACK], "key -> lock"),
@@ -108,7 +108,13 @@ def run(args) -> int:
         print()
     handshake = sum(len(build(v)) for v in vectors if v["id"] in ("hs_hello", "hs_challenge", "hs_proof", "hs_accept"))
     runtimes = "construct, firmware codec on CPython" + ("" if on_mp is None else " and on MicroPython (WebAssembly)")
-    summary = {"messages": len(vectors), "types": len({v["type"] for v in vectors}), "total_bytes": total, "handshake_bytes": handshake, "agree": runtimes}
+    summary = {
+        "messages": len(vectors),
+        "types": len({v["type"] for v in vectors}),
+        "total_bytes": total,
+        "handshake_bytes": handshake,
+        "agree": runtimes,
+    }
     if args.json:
         print(json.dumps({"summary": summary}))
     else:

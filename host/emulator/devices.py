@@ -3,8 +3,9 @@ process or on real MicroPython (all devices of a site in one WebAssembly interpr
 
 from pathlib import Path
 
-from ...firmware import emu_port, key_app, lock_app
+from ...firmware import key_app, lock_app
 from ...firmware.flash import FaultyFlash, FileFlash, PowerCut
+from ...firmware.ports import emulator as emu_port
 from ..runtime.micropython import MicroPython
 
 APPS = {"key": (key_app.KeyApp, key_app.FLASH_SECTORS), "lock": (lock_app.LockApp, lock_app.FLASH_SECTORS)}
@@ -21,10 +22,10 @@ class CpythonDevices:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self._apps: dict[str, object] = {}
+        self._apps: dict[str, key_app.KeyApp | lock_app.LockApp] = {}
         self._roles: dict[str, str] = {}
         self._cuts: dict[str, tuple[int, bool]] = {}
-        self._flash: dict[str, object] = {}
+        self._flash: dict[str, FileFlash | FaultyFlash] = {}
 
     def add(self, name: str, role: str) -> None:
         self._roles[name] = role
@@ -56,7 +57,10 @@ class CpythonDevices:
         self._cuts.pop(name, None)
 
     def flash_writes(self, name: str) -> int:
-        return self._flash[name].ops
+        chip = self._flash[name]
+        if not isinstance(chip, FaultyFlash):
+            raise ValueError(f"{name}'s flash writes are counted only from arm_power_cut({name!r}, 0) and its next boot")
+        return chip.ops
 
     def set(self, name: str, **readings) -> None:
         for attr, value in readings.items():
@@ -73,7 +77,10 @@ class CpythonDevices:
         return bytes(out) if out is not None else None
 
     def outcome(self, name: str):
-        return self._apps[name].outcome
+        app = self._apps[name]
+        if not isinstance(app, key_app.KeyApp):
+            raise ValueError(f"{name} is a lock: only a key knows a transaction's outcome")
+        return app.outcome
 
     def lose_backup(self, name: str) -> None:
         """Battery out for too long: the backup capacitor let go of clock and RAM."""
@@ -89,7 +96,8 @@ class CpythonDevices:
 
 _MP_SETUP = """
 import json
-from keylock_fw import emu_port, key_app, lock_app, flash
+from keylock_fw import key_app, lock_app, flash
+from keylock_fw.ports import emulator as emu_port
 APPS = {"key": (key_app.KeyApp, key_app.FLASH_SECTORS), "lock": (lock_app.LockApp, lock_app.FLASH_SECTORS)}
 DEV = {}
 ROLE = {}
@@ -158,4 +166,3 @@ def make_devices(runtime: str, folder: Path):
     if runtime == "micropython":
         return MicropythonDevices(folder)
     raise ValueError(f"unknown runtime {runtime!r}: cpython or micropython")
-

@@ -17,6 +17,7 @@ import selectors
 import socket
 import time
 import tty
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...firmware.frame import Receiver
@@ -32,7 +33,7 @@ class Link:
 
     device: str | None  # None: a hub connection not yet attached
     kind: str
-    write: object
+    write: Callable[[bytes], object]  # sends bytes back to this endpoint
     receiver: Receiver = field(default_factory=Receiver)
     last_byte_s: float = 0.0
     pending: bool = False
@@ -181,7 +182,7 @@ class Endpoints:
             if isinstance(key.fileobj, int):
                 os.close(key.fileobj)
             else:
-                key.fileobj.close()
+                key.fileobj.close()  # pyright: ignore[reportAttributeAccessIssue]  (our sockets, registered by us)
         for item in self._keep_open:
             if isinstance(item, int):
                 try:

@@ -10,7 +10,7 @@ from .site import EmulatedSite
 
 
 def _iso(unix_s):
-    return dt.datetime.fromtimestamp(unix_s, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(unix_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SiteEngine(Engine):
@@ -33,10 +33,18 @@ class SiteEngine(Engine):
         for key in scenario.site.keys:
             expires = None
             if key.id06_expires is not None:
-                expires = int(dt.datetime.combine(key.id06_expires, dt.time(), dt.timezone.utc).timestamp())
-            self.s.add_key(key.id, holder=key.holder, id06=key.id06, id06_expires_s=expires, battery=key.battery,
-                           soc=key.soc, temperature_C=key.temperature_C, state=key.state,
-                           other_site_secret=secrets.token_bytes(32) if key.site else None)
+                expires = int(dt.datetime.combine(key.id06_expires, dt.time(), dt.UTC).timestamp())
+            self.s.add_key(
+                key.id,
+                holder=key.holder,
+                id06=key.id06,
+                id06_expires_s=expires,
+                battery=key.battery,
+                soc=key.soc,
+                temperature_C=key.temperature_C,
+                state=key.state,
+                other_site_secret=secrets.token_bytes(32) if key.site else None,
+            )
 
     # --- server actions -----------------------------------------------------------------
 
@@ -162,5 +170,3 @@ class SiteEngine(Engine):
         if self.site is not None:
             self.site.close()
             self.site = None
-
-

@@ -49,7 +49,15 @@ class ServedSite:
     (insert a key, let time pass) through `call`, which runs on the serving thread: the site
     and its SQLite connection are only ever touched by that thread."""
 
-    def __init__(self, keys: int = 2, locks: int = 1, scenario: str | None = None, runtime: str = "cpython", speed: float = 1.0, build: Callable | None = None):
+    def __init__(
+        self,
+        keys: int = 2,
+        locks: int = 1,
+        scenario: str | None = None,
+        runtime: str = "cpython",
+        speed: float = 1.0,
+        build: Callable | None = None,
+    ):
         self._site_args = {"scenario": scenario, "keys": keys, "locks": locks, "runtime": runtime}
         self._speed = speed
         self._build = build  # build(site) after the site is made: tests add devices or events

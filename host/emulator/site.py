@@ -18,6 +18,7 @@ import numpy as np
 
 from ...firmware import crypto
 from ...hw_models import DEFAULT_THERMAL, battery, battery_by_name, drain, power, retention, thermal
+from ...hw_models.params import BatteryParams
 from ...protocol.codes import Denial, ErrorCode, MsgType, Outcome, Role
 from ...protocol.frame import decode_frame, encode_frame
 from ..server import AccessServer, ServerError
@@ -33,7 +34,7 @@ CREDENTIAL_TYPE = int(MsgType.CREDENTIAL)
 @dataclass
 class KeyState:
     name: str
-    battery: object
+    battery: BatteryParams
     soc: float
     temperature_C: float
     in_lock: str | None = None
@@ -87,7 +88,18 @@ class EmulatedSite:
 
     # --- building the site ------------------------------------------------------------
 
-    def add_key(self, name, holder=None, id06=None, id06_expires_s=None, battery="CR2032", soc=1.0, temperature_C=20.0, state="approved", other_site_secret=None):
+    def add_key(
+        self,
+        name,
+        holder=None,
+        id06=None,
+        id06_expires_s=None,
+        battery="CR2032",
+        soc=1.0,
+        temperature_C=20.0,
+        state="approved",
+        other_site_secret=None,
+    ):
         """A key of this site, or with `other_site_secret` one made for another site: its
         secret is diversified from that site's secret, so this site's locks refuse it."""
         holder = holder or name
@@ -109,7 +121,9 @@ class EmulatedSite:
         lock_id, groups, site_secret = self.server.provision_lock(name)
         self.devices.add(name, "lock")
         self.locks[name] = LockState(name, kind, float(temperature_C), np.full(2, float(temperature_C)))
-        self._host(name, MsgType.PROVISION, {"role": Role.LOCK, "device_id": lock_id, "groups": groups, "secret": site_secret}, expect_ok=True)
+        self._host(
+            name, MsgType.PROVISION, {"role": Role.LOCK, "device_id": lock_id, "groups": groups, "secret": site_secret}, expect_ok=True
+        )
 
     def close(self):
         self.devices.close()
@@ -182,6 +196,7 @@ class EmulatedSite:
         if key:
             self.keys[key].temperature_C = float(celsius)
             return
+        assert lock is not None, "a key or a lock"
         state = self.locks[lock]
         if part is None:  # the surroundings: both nodes settle to it
             state.ambient_C = float(celsius)

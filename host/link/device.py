@@ -17,6 +17,7 @@ signed credential and send it. The server's clock is the wall clock, as a real s
 import datetime as dt
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ def parse_time(text: str) -> int:
     except ValueError:
         raise UsageError(f"not a time: {text!r} (use `now` or ISO 8601, e.g. 2026-01-05T08:00:00Z)") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     seconds = int(when.timestamp())
     if not 0 <= seconds <= 0xFFFFFFFF:
         raise UsageError(f"{text!r} is outside what a device's clock holds (1970 to 2106)")
@@ -110,7 +111,7 @@ class Device:
         if answer.type == MsgType.KEY_STATUS:
             self._role = "key"
             s = jsonable(answer.fields)
-            s["flags"] = [flag.name.lower() for flag in KeyFlag if answer.fields["flags"] & flag]
+            s["flags"] = [str(flag.name).lower() for flag in KeyFlag if answer.fields["flags"] & flag]
             return {"role": "key", **s}
         if answer.type == MsgType.LOCK_STATUS:
             self._role = "lock"
@@ -134,7 +135,9 @@ class Device:
         records: list[dict] = []
         cursor = from_seq
         while True:
-            batch = self.request(MsgType.AUDIT_READ, {"from_seq": cursor, "max_count": AUDIT_BATCH}, expect=MsgType.AUDIT_BATCH).fields["records"]
+            batch = self.request(MsgType.AUDIT_READ, {"from_seq": cursor, "max_count": AUDIT_BATCH}, expect=MsgType.AUDIT_BATCH).fields[
+                "records"
+            ]
             if not batch:
                 break
             records += batch
@@ -150,7 +153,7 @@ class Device:
     def unpair(self, phone_id: int) -> None:
         self._command(MsgType.UNPAIR, {"phone_id": phone_id})
 
-    def provision(self, role: str, device_id: int, secret: bytes, groups: list[int] = ()) -> None:
+    def provision(self, role: str, device_id: int, secret: bytes, groups: Sequence[int] = ()) -> None:
         if len(secret) != SECRET_LEN:
             raise UsageError(f"a secret is {SECRET_LEN} bytes ({2 * SECRET_LEN} hex digits), got {len(secret)}")
         fields = {"role": Role[role.upper()], "device_id": device_id, "groups": list(groups), "secret": secret}

@@ -94,8 +94,6 @@ def compare(recorded: bytes | None, replayed: bytes | None, ignored: set[str]) -
     ]
 
 
-
-
 def replay(transport: Transport, sessions: list[tuple[str, list[tuple[bytes, bytes | None]]]], ignored: set[str]) -> list[dict]:
     """Send every recorded request of every session once, in order; one result per request
     with the differences of its answer from the recorded one."""
@@ -107,5 +105,14 @@ def replay(transport: Transport, sessions: list[tuple[str, list[tuple[bytes, byt
             except NoAnswer:
                 replayed = None
             differences = compare(recorded, replayed, ignored)
-            results.append({"file": str(path), "index": index, "request": describe(request)[0], "seq": request[4], "answer": describe(replayed)[0], "differences": differences})
+            results.append(
+                {
+                    "file": str(path),
+                    "index": index,
+                    "request": describe(request)[0],
+                    "seq": request[4],
+                    "answer": describe(replayed)[0],
+                    "differences": differences,
+                }
+            )
     return results

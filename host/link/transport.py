@@ -26,7 +26,7 @@ from ...protocol.frame import Decoded, FrameError, decode_frame, encode_frame
 from ..errors import KeylockError
 
 # Our URL scheme's handler module (keylock.host.link.urlhandler.protocol_keylock).
-URL_HANDLERS = __package__ + ".urlhandler"
+URL_HANDLERS = __name__.rpartition(".")[0] + ".urlhandler"
 if URL_HANDLERS not in serial.protocol_handler_packages:
     serial.protocol_handler_packages.append(URL_HANDLERS)
 
@@ -88,7 +88,7 @@ class Transport:
 
     def open(self) -> "Transport":
         # A device path is opened exclusively, so a second tester gets "busy", not half the bytes.
-        extra = {} if "://" in self.url else {"exclusive": True}
+        extra: dict[str, Any] = {} if "://" in self.url else {"exclusive": True}
         try:
             port = serial.serial_for_url(self.url, do_not_open=True, baudrate=self._baudrate, timeout=READ_POLL_S, **extra)
         except ValueError as exc:  # an unknown scheme or a bad option: pyserial's message is specific
@@ -149,7 +149,7 @@ class Transport:
         last_byte = time.monotonic()
         while True:
             try:
-                data = self._port.read(max(1, self._port.in_waiting))
+                data = self._port.read(max(1, getattr(self._port, "in_waiting", 0)))
             except (serial.SerialException, OSError) as exc:
                 raise TransportError(f"{self.url}: read failed: {exc}") from None
             now = time.monotonic()

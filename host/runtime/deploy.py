@@ -3,13 +3,15 @@ then check that the board answers INFO as the role asked for, with this firmware
 `keylock flash` (host/cli/flash.py) is this module's command line.
 
 Steps, each with the real tools, as you would run them by hand:
-  1. mpy-cross compiles every module of firmware/ to .mpy (in a temporary folder);
+  1. mpy-cross compiles the files firmware/manifest.py lists, and only those, to .mpy (in a
+     temporary folder laid out as the board's /lib: keylock_fw/..., subfolders kept);
   2. mpremote asks the board for its platform and .mpy version (--board NAME: refuse unless
      its sys.platform is NAME, e.g. rp2, esp32, nrf, webassembly);
-  3. mpremote copies the modules to /lib/keylock_fw/ (old ones removed first, so no stale
-     .py shadows a new .mpy), installs /main.py, which serves the role's host link on the
-     board's console (keylock_fw.board_main), checks every file by SHA-256 on the board,
-     and resets the board (machine.reset()), which runs main.py;
+  3. mpremote copies them to /lib/keylock_fw/ (old files removed first, so no stale .py
+     shadows a new .mpy and nothing the manifest no longer lists stays), installs /main.py,
+     which serves the role's host link on the board's console (keylock_fw.board_main),
+     checks every file by SHA-256 on the board, and resets the board (machine.reset()),
+     which runs main.py;
   4. keylock sends INFO over the same port and checks the answer.
 The device's flash file (/keylock_ROLE.flash: provisioning, audit trail) is kept.
 """
@@ -27,10 +29,13 @@ from pathlib import Path
 from ...protocol.codes import ROLE_NAMES, MsgType
 from ..errors import KeylockError, UsageError
 from ..link.transport import DeviceError, NoAnswer, PortError, Transport, TransportError
+from . import manifest
 from .micropython import FIRMWARE_DIR
 from .micropython import FIRMWARE_PACKAGE as PACKAGE
 
-REMOTE_DIR = f"/lib/{PACKAGE}"
+MANIFEST = FIRMWARE_DIR / "manifest.py"
+REMOTE_LIB = "/lib"
+REMOTE_DIR = f"{REMOTE_LIB}/{PACKAGE}"
 ROLES = ROLE_NAMES
 PORT_REOPEN_S = 0.2  # how often to try a port that is gone while the board resets
 MPREMOTE_TIMEOUT_S = 180
@@ -38,10 +43,11 @@ MPREMOTE_TIMEOUT_S = 180
 
 @dataclass
 class Compiled:
-    module: str
+    module: str  # within the package: "board_main", "ports.rp2"
     source_bytes: int
     mpy_bytes: int
     path: Path  # the .mpy in the build folder
+    remote: str  # where it goes on the board: "/lib/keylock_fw/ports/rp2.mpy"
 
     def report(self) -> dict:
         return {"module": self.module, "source_bytes": self.source_bytes, "mpy_bytes": self.mpy_bytes}
@@ -57,8 +63,19 @@ class Copied:
 # --- 1. compile ---------------------------------------------------------------------------
 
 
-def firmware_modules() -> list[Path]:
-    return sorted(FIRMWARE_DIR.glob("*.py"))
+def firmware_manifest() -> manifest.Manifest:
+    """What a board gets: firmware/manifest.py's files, every one inside the package."""
+    read = manifest.read(MANIFEST, package_dirs={PACKAGE: FIRMWARE_DIR})
+    if not read.files:
+        raise KeylockError(f"{MANIFEST.name} lists no files: a board would get no firmware")
+    for entry in read.files:
+        # The board's copy is emptied and replaced as one folder (_prepare_script), so
+        # anything outside it could go stale there.
+        if not entry.target.startswith(f"{PACKAGE}/"):
+            raise KeylockError(
+                f"{MANIFEST.name} lists {entry.target}, outside the package {PACKAGE}/: keylock flash installs only {PACKAGE}"
+            )
+    return read
 
 
 def _tool(name: str) -> str:
@@ -77,22 +94,30 @@ def mpy_cross_version() -> str:
 
 
 def compile_firmware(build: Path) -> list[Compiled]:
-    """Every firmware module to BUILD/keylock_fw/NAME.mpy."""
-    out_dir = build / PACKAGE
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Every file of the manifest to BUILD/TARGET.mpy (BUILD/keylock_fw/ports/rp2.mpy)."""
     mpy_cross = _tool("mpy-cross")
     compiled = []
-    for source in firmware_modules():
-        target = out_dir / (source.stem + ".mpy")
-        proc = subprocess.run(
-            [mpy_cross, "-o", str(target), "-s", f"{PACKAGE}/{source.name}", str(source)],
-            capture_output=True,
-            text=True,
-        )
+    for entry in firmware_manifest().files:
+        mpy = build / (entry.target.removesuffix(".py") + ".mpy")
+        mpy.parent.mkdir(parents=True, exist_ok=True)
+        # -s: the name tracebacks show on the board, its path there.
+        args = [mpy_cross, "-o", str(mpy), "-s", entry.target]
+        if entry.opt is not None:
+            args.append(f"-O{entry.opt}")
+        proc = subprocess.run([*args, str(entry.source)], capture_output=True, text=True)
         if proc.returncode != 0:
-            raise KeylockError(f"mpy-cross could not compile firmware/{source.name}: {proc.stderr.strip()}")
-        compiled.append(Compiled(source.stem, source.stat().st_size, target.stat().st_size, target))
+            raise KeylockError(f"mpy-cross could not compile {_shown(entry.source)}: {proc.stderr.strip()}")
+        in_package = entry.target.removeprefix(f"{PACKAGE}/").removesuffix(".py")
+        remote = f"{REMOTE_LIB}/{mpy.relative_to(build).as_posix()}"
+        compiled.append(Compiled(in_package.replace("/", "."), entry.source.stat().st_size, mpy.stat().st_size, mpy, remote))
     return compiled
+
+
+def _shown(source: Path) -> str:
+    try:
+        return f"firmware/{source.relative_to(FIRMWARE_DIR).as_posix()}"
+    except ValueError:
+        return str(source)
 
 
 def mpy_version(path: Path) -> int:
@@ -120,7 +145,9 @@ def mpremote(port: str, args: list[str], step: str) -> str:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=MPREMOTE_TIMEOUT_S, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
-        raise KeylockError(f"mpremote did not finish {step} on {port} within {MPREMOTE_TIMEOUT_S} s: is the board stuck? unplug it and try again") from None
+        raise KeylockError(
+            f"mpremote did not finish {step} on {port} within {MPREMOTE_TIMEOUT_S} s: is the board stuck? unplug it and try again"
+        ) from None
     if proc.returncode != 0:
         raise KeylockError(_mpremote_failure(port, step, proc))
     return proc.stdout
@@ -151,21 +178,36 @@ def probe(port: str) -> dict:
     raise KeylockError(f"the board on {port} did not say what it is (sys.platform): {out.strip()[-200:]!r}")
 
 
-def _prepare_script() -> str:
-    # Make /lib/keylock_fw and empty it: a stale .py would be imported instead of a new .mpy.
+def _prepare_script(folders: list[str]) -> str:
+    # Empty /lib/keylock_fw, subfolders too: a stale .py would be imported instead of a new
+    # .mpy, and a file the manifest no longer lists must not stay. Then make the FOLDERS the
+    # copy needs (parents first), as `fs cp` makes none.
     return (
         "import os\n"
-        "for d in ('/lib', '" + REMOTE_DIR + "'):\n"
+        "def _rm(p):\n"
+        " for n in os.listdir(p):\n"
+        "  q = p + '/' + n\n"
+        "  if os.stat(q)[0] & 0x4000:\n   _rm(q)\n   os.rmdir(q)\n"
+        "  else:\n   os.remove(q)\n"
+        "for d in ('" + REMOTE_LIB + "', '" + REMOTE_DIR + "'):\n"
         " try:\n  os.mkdir(d)\n except OSError:\n  pass\n"
-        "for n in os.listdir('" + REMOTE_DIR + "'):\n"
-        " os.remove('" + REMOTE_DIR + "/' + n)\n"
+        "_rm('" + REMOTE_DIR + "')\n"
+        "for d in " + repr(folders) + ":\n"
+        " os.mkdir(d)\n"
     )
 
 
 def deploy(port: str, compiled: list[Compiled], main: Path) -> list[Copied]:
     """Copy the modules and main.py, check them by SHA-256 on the board, reset it."""
-    targets = [(c.path, f"{REMOTE_DIR}/{c.path.name}") for c in compiled] + [(main, "/main.py")]
-    args = ["exec", _prepare_script(), "+", "fs", "cp", *[str(c.path) for c in compiled], f":{REMOTE_DIR}/", "+", "fs", "cp", str(main), ":/main.py"]
+    targets = [(c.path, c.remote) for c in compiled] + [(main, "/main.py")]
+    by_folder: dict[str, list[Compiled]] = {}
+    for c in compiled:
+        by_folder.setdefault(c.remote.rsplit("/", 1)[0], []).append(c)
+    subfolders = sorted(f for f in by_folder if f != REMOTE_DIR)
+    args = ["exec", _prepare_script(_with_parents(subfolders))]
+    for folder, files in by_folder.items():  # one `fs cp` per board folder
+        args += ["+", "fs", "cp", *[str(c.path) for c in files], f":{folder}/"]
+    args += ["+", "fs", "cp", str(main), ":/main.py"]
     args += ["+", "fs", "sha256sum", *[f":{remote}" for _local, remote in targets], "+", "reset"]
     out = mpremote(port, args, "copying the firmware")
     sums = _sha256_lines(out)
@@ -175,9 +217,20 @@ def deploy(port: str, compiled: list[Compiled], main: Path) -> list[Copied]:
         want = hashlib.sha256(data).hexdigest()
         got = sums.get(remote)
         if got != want:
-            raise KeylockError(f"{remote} on the board does not match what was copied (SHA-256 {got or 'missing'}, expected {want}): copy again, and check the board's filesystem has room")
+            raise KeylockError(
+                f"{remote} on the board does not match what was copied (SHA-256 {got or 'missing'}, expected {want}): copy again, and check the board's filesystem has room"
+            )
         copied.append(Copied(remote, len(data), want))
     return copied
+
+
+def _with_parents(folders: list[str]) -> list[str]:
+    """FOLDERS under /lib/keylock_fw and each one's parents inside it, parents first."""
+    every = set()
+    for folder in folders:
+        parts = folder.removeprefix(REMOTE_DIR + "/").split("/")
+        every.update(f"{REMOTE_DIR}/{'/'.join(parts[:n])}" for n in range(1, len(parts) + 1))
+    return sorted(every, key=lambda f: (f.count("/"), f))
 
 
 def _sha256_lines(out: str) -> dict[str, str]:
@@ -223,7 +276,9 @@ def ask_info(port: str, timeout_s: float, resend_s: float = 1.0) -> dict:
             except NoAnswer:
                 continue
             except DeviceError as exc:
-                raise KeylockError(f"the device on {port} did not answer INFO as this firmware does ({exc}): it does not run this firmware's host link") from None
+                raise KeylockError(
+                    f"the device on {port} did not answer INFO as this firmware does ({exc}): it does not run this firmware's host link"
+                ) from None
             except TransportError as exc:  # the port went away during the reset: open it again
                 transport.close()
                 opened, open_error = False, exc
@@ -264,7 +319,9 @@ def check_info(port: str, role: str, info: dict) -> None:
     if info["role"] != role:
         raise KeylockError(f"the device on {port} answered INFO as a {info['role']}, not a {role}: main.py is not the one just installed")
     if version != want:
-        raise KeylockError(f"the device on {port} runs firmware {'.'.join(map(str, version))}, not {'.'.join(map(str, want))}: an old copy is being imported")
+        raise KeylockError(
+            f"the device on {port} runs firmware {'.'.join(map(str, version))}, not {'.'.join(map(str, want))}: an old copy is being imported"
+        )
 
 
 # --- the command --------------------------------------------------------------------------
@@ -274,7 +331,9 @@ def _check_port(port: str) -> None:
     if not port.strip():
         raise UsageError("--port is empty")
     if "://" not in port and port.startswith("/") and not os.path.exists(port):
-        raise KeylockError(f"no such port: {port} (nothing at that path: is the board plugged in? `ls /dev/ttyACM* /dev/ttyUSB*` lists serial ports)")
+        raise KeylockError(
+            f"no such port: {port} (nothing at that path: is the board plugged in? `ls /dev/ttyACM* /dev/ttyUSB*` lists serial ports)"
+        )
 
 
 def flash(port: str, role: str, board: str | None = None, timeout_s: float = 20.0) -> dict:

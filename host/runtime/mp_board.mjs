@@ -32,7 +32,7 @@
 //   KeyboardInterrupt and interrupts the blocked read (EINTR, as a signal does on the unix
 //   port), so a program waiting for input stops at once.
 // - Randomness: os.urandom is missing from the port; the JS module `kl_host` gives the
-//   firmware Node's CSPRNG (as host/mp_runner.mjs does), the board's hardware RNG.
+//   firmware Node's CSPRNG (as mp_runner.mjs does), the board's hardware RNG.
 
 import fs from "node:fs";
 import crypto from "node:crypto";

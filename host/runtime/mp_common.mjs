@@ -1,4 +1,4 @@
-// Shared by host/mp_runner.mjs and host/mp_board.mjs: finding the pinned MicroPython
+// Shared by mp_runner.mjs and mp_board.mjs: finding the pinned MicroPython
 // WebAssembly port, and making folders in its in-memory filesystem.
 
 import path from "node:path";

@@ -85,8 +85,7 @@ class Engine(ABC):
         """
 
     @abstractmethod
-    def grant(self, key: str, locks: tuple[str, ...] | None, groups: tuple[str, ...] | None,
-              schedule: Schedule | None) -> StepResult:
+    def grant(self, key: str, locks: tuple[str, ...] | None, groups: tuple[str, ...] | None, schedule: Schedule | None) -> StepResult:
         """Add a right on the server to these locks or these groups (exactly one is given),
         limited to `schedule` if given. Reaches the key at its next validation. Result "ok"."""
 
@@ -177,5 +176,5 @@ class Engine(ABC):
         {"battery_soc": {"K1": 0.93}}; by default none."""
         return {}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027  (optional: most engines hold nothing to release)
         """Release everything (files, subprocesses such as the MicroPython runtime)."""

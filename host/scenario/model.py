@@ -5,21 +5,22 @@ times are timezone-aware datetimes in UTC, schedules are minutes since local mid
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from ...hw_models.params import BATTERIES as BATTERY_PARAMS
-from ...protocol.codes import DAY_NAMES, DENIAL_REASONS
-from ...protocol.codes import PUBLIC_ERROR_CODES as ERROR_CODES
+from ...protocol.codes import DAY_NAMES, PUBLIC_ERROR_CODES
+from ...protocol.codes import DENIAL_REASONS as DENIAL_REASONS  # re-exported: the scenario's `denied:` values
 from ..errors import UsageError
-from ..server.server import LOCK_KINDS
+from ..server.server import LOCK_KINDS as LOCK_KINDS  # re-exported: a lock's `kind:`
 
-DEFAULT_START = datetime(2026, 1, 5, 8, 0, 0, tzinfo=timezone.utc)  # a Monday
+DEFAULT_START = datetime(2026, 1, 5, 8, 0, 0, tzinfo=UTC)  # a Monday
 RUNTIMES = ("cpython", "micropython")
 BATTERIES = tuple(BATTERY_PARAMS)  # the battery models keylock has
 # A key's `state:` in a scenario; `approved` (the default) is issued, receipt signed and
 # access application approved.
 KEY_SETUP_STATES = ("approved", "issued", "unapproved")
 PARTS = ("body", "keyhole")
+ERROR_CODES = PUBLIC_ERROR_CODES  # a step's `error:` values
 
 
 # Status fields and the type of their values: "bool", "number", "int", "time" (ISO or null),

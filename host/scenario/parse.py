@@ -26,13 +26,13 @@ from .model import (
     LOCK_STATUS_FIELDS,
     PARTS,
     RUNTIMES,
-    ScenarioEvent,
     Expect,
     Key,
     Lock,
     Phone,
     Scenario,
     ScenarioError,
+    ScenarioEvent,
     Schedule,
     Site,
     Step,
@@ -219,9 +219,7 @@ class _Parser:
     # -- the file ----------------------------------------------------------------------------
 
     def scenario(self, root: Node) -> Scenario:
-        top = self.mapping(
-            root, "the scenario", required=("steps",), optional=("name", "seed", "runtime", "start", "timezone", "site")
-        )
+        top = self.mapping(root, "the scenario", required=("steps",), optional=("name", "seed", "runtime", "start", "timezone", "site"))
         site_node = top.get("site", (None, None))[1]
         self.read_timezone(top, site_node)
         start = self.converted(top["start"][1], "start", values.parse_time, self.tz) if "start" in top else DEFAULT_START
@@ -351,7 +349,9 @@ class _Parser:
         if not action_entries:
             self.fail(node, f"{what} has no action; actions: {_listing(ACTIONS)}")
         if len(action_entries) > 1:
-            self.fail(action_entries[1][0], f"{what} has two actions ({action_entries[0][0].value}, {action_entries[1][0].value}); one per step")
+            self.fail(
+                action_entries[1][0], f"{what} has two actions ({action_entries[0][0].value}, {action_entries[1][0].value}); one per step"
+            )
         key_node, args_node = action_entries[0]
         action = key_node.value
         args = getattr(self, "args_" + action)(args_node, f"{action} (step {index})")
@@ -449,7 +449,10 @@ class _Parser:
     def args_status(self, node, what):
         f = self.fields(node, what, (), ("key", "lock"))
         which = self.one_of(node, f, ("key", "lock"), what)
-        return {"key": self.ref(f["key"], "key") if which == "key" else None, "lock": self.ref(f["lock"], "lock") if which == "lock" else None}
+        return {
+            "key": self.ref(f["key"], "key") if which == "key" else None,
+            "lock": self.ref(f["lock"], "lock") if which == "lock" else None,
+        }
 
     def args_battery_report(self, node, what):
         if not self.is_null(node):
@@ -514,7 +517,7 @@ class _Parser:
         if isinstance(node, MappingNode) and not node.value:
             self.fail(node, f"{what}: name at least one {kind} status field: {_listing(names)}")
         wanted = {}
-        for name, (key_node, value_node) in self.mapping(node, f"{what} ({kind} status)", (), tuple(names)).items():
+        for name, (_key_node, value_node) in self.mapping(node, f"{what} ({kind} status)", (), tuple(names)).items():
             wanted[name] = self.status_value(value_node, name, names[name])
         return Expect(fields=wanted, line=_line(node))
 

@@ -145,9 +145,7 @@ def summary_lines(run: RunReport) -> list[str]:
     lines.append(f"  openings: {s['openings']['granted']} granted, {total_denied} denied" + (f" ({denied})" if denied else ""))
     for action, by_name in s["details"].items():
         for name, st in by_name.items():
-            lines.append(
-                f"  {action} {name}: mean {st['mean']:.6g}, min {st['min']:.6g}, max {st['max']:.6g} over {st['count']}"
-            )
+            lines.append(f"  {action} {name}: mean {st['mean']:.6g}, min {st['min']:.6g}, max {st['max']:.6g} over {st['count']}")
     for name, value in s["engine"].items():
         if isinstance(value, dict):
             value = ", ".join(f"{k} {_value_text(v)}" for k, v in value.items())

@@ -9,15 +9,15 @@ events are an exact list, oldest first. The first failing step stops the scenari
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .engine import Engine, StepResult
 from .model import (
     KEY_STATUS_FIELDS,
     LOCK_STATUS_FIELDS,
-    ScenarioEvent,
     Expect,
     Scenario,
+    ScenarioEvent,
     Step,
 )
 
@@ -138,11 +138,11 @@ def _as_time(value) -> datetime | None:
             return None
     if not isinstance(value, datetime):
         return None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _events_mismatch(wanted: tuple[ScenarioEvent, ...], seen: list[ScenarioEvent]) -> str | None:
-    for i, (w, s) in enumerate(zip(wanted, seen), 1):
+    for i, (w, s) in enumerate(zip(wanted, seen, strict=False), 1):
         if w.key != s.key or w.result != s.result or (w.reason is not None and w.reason != s.reason):
             return f"audit event {i} is {_event_text(s)}, expected {_event_text(w)}"
     if len(wanted) != len(seen):

@@ -6,7 +6,7 @@ unquoted `16:00` as the integer 960 and `07:00` as a string.
 """
 
 import re
-from datetime import date, datetime, timezone, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
@@ -16,8 +16,8 @@ _UNIT_S = (86400, 3600, 60, 1)
 MAX_DURATION_S = 100 * 365 * 86400
 _TIME_OF_DAY = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 # Starts outside this range would overflow the five-year card default or a long advance.
-_FIRST_START = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_LAST_START = datetime(2100, 1, 1, tzinfo=timezone.utc)
+_FIRST_START = datetime(1970, 1, 1, tzinfo=UTC)
+_LAST_START = datetime(2100, 1, 1, tzinfo=UTC)
 
 DURATION_FORM = "a duration such as 90s, 15m, 2h, 10d, 1d2h or a number of seconds"
 
@@ -31,7 +31,7 @@ def parse_duration(text: str) -> float:
         m = _DURATION.fullmatch(text)
         if not text or m is None:
             raise ValueError(f"{text!r} is not {DURATION_FORM}")
-        seconds = sum(float(part) * unit for part, unit in zip(m.groups(), _UNIT_S) if part is not None)
+        seconds = sum(float(part) * unit for part, unit in zip(m.groups(), _UNIT_S, strict=True) if part is not None)
     if not seconds <= MAX_DURATION_S:
         raise ValueError(f"{text!r} is longer than the longest duration, 36500d")
     return seconds
@@ -43,7 +43,7 @@ def format_duration(seconds: float) -> str:
     if whole != seconds:
         return f"{seconds:g}s"
     parts = []
-    for unit, size in zip("dhms", _UNIT_S):
+    for unit, size in zip("dhms", _UNIT_S, strict=True):
         count, whole = divmod(whole, size)
         if count:
             parts.append(f"{count}{unit}")
@@ -51,19 +51,19 @@ def format_duration(seconds: float) -> str:
 
 
 def parse_time_of_day(text: str) -> int:
-    """"07:00" to minutes since midnight; "24:00" (the end of the day) is 1440."""
+    """ "07:00" to minutes since midnight; "24:00" (the end of the day) is 1440."""
     text = text.strip()
     if text == "24:00":
         return 24 * 60
     m = _TIME_OF_DAY.fullmatch(text)
     if m is None:
-        raise ValueError(f"{text!r} is not a time of day HH:MM, e.g. \"07:00\" (00:00 to 24:00)")
+        raise ValueError(f'{text!r} is not a time of day HH:MM, e.g. "07:00" (00:00 to 24:00)')
     return int(m.group(1)) * 60 + int(m.group(2))
 
 
 def parse_timezone(name: str) -> tzinfo:
     if name in ("UTC", "Z"):
-        return timezone.utc
+        return UTC
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
@@ -79,7 +79,7 @@ def parse_time(text: str, local: tzinfo) -> datetime:
     if t.tzinfo is None:
         t = t.replace(tzinfo=local)
     try:
-        t = t.astimezone(timezone.utc)
+        t = t.astimezone(UTC)
     except (OverflowError, ValueError):
         raise ValueError(f"{text!r} is out of range") from None
     if not _FIRST_START <= t < _LAST_START:
@@ -105,4 +105,3 @@ def years_later(day: date, years: int) -> date:
         return day.replace(year=day.year + years)
     except ValueError:
         return day.replace(year=day.year + years, day=28)
-

@@ -10,11 +10,18 @@ trails read only for a stated reason, and battery reports.
     validation = server.validate("K1")  # or ServerError with .code
 """
 
-from .schedule import parse as parse_schedule
 from .records import VALIDATION_REFUSALS, AuditEvent, KeyInfo, Retrieval, ServerError, Validation
+from .schedule import parse as parse_schedule
 from .server import VALIDATION_S, AccessServer
 
 __all__ = [
-    "AccessServer", "AuditEvent", "VALIDATION_REFUSALS", "KeyInfo", "Retrieval",
-    "ServerError", "VALIDATION_S", "Validation", "parse_schedule",
+    "AccessServer",
+    "AuditEvent",
+    "VALIDATION_REFUSALS",
+    "KeyInfo",
+    "Retrieval",
+    "ServerError",
+    "VALIDATION_S",
+    "Validation",
+    "parse_schedule",
 ]

@@ -117,8 +117,7 @@ def transaction(conn):
 
 
 def schema_version(conn):
-    has_table = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
+    has_table = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").fetchone()
     if not has_table:
         return 0
     row = conn.execute("SELECT version FROM schema_version").fetchone()

@@ -57,7 +57,7 @@ class AuditEvent:
 
     @property
     def result(self):
-        """"granted" or "denied" (SCENARIOS.md's audit step)."""
+        """ "granted" or "denied" (SCENARIOS.md's audit step)."""
         return Outcome(self.outcome).name.lower()
 
     @property
@@ -92,8 +92,7 @@ def check_u32(value, what):
 
 
 def check_soc(value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0 <= value <= 1:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1:
         raise ValueError(f"a state of charge is a number from 0 to 1, got {value!r}")
     return float(value)
 
@@ -117,7 +116,7 @@ def audit_row(record):
         row = tuple(record[f] for f in _AUDIT_FIELDS)
     except (KeyError, TypeError):
         raise ValueError(f"an audit record needs the fields {', '.join(_AUDIT_FIELDS)}, got {record!r}") from None
-    for field, value in zip(_AUDIT_FIELDS, row):
+    for field, value in zip(_AUDIT_FIELDS, row, strict=True):
         check_u32(value, f"audit record {field}")
     if row[4] not in set(Outcome) or row[5] not in set(Denial):
         raise ValueError(f"an audit record has an unknown outcome or reason: {record!r}")

@@ -31,8 +31,9 @@ class Schedule:
     def local_intervals(self):
         """The window as [start, end) minutes of the local week; end may pass WEEK_MIN."""
         length_min = (self.to_min - self.from_min) % DAY_MIN or DAY_MIN
-        return [(d * DAY_MIN + self.from_min, d * DAY_MIN + self.from_min + length_min)
-                for d, bit in enumerate(DAY_BITS) if self.days & bit]
+        return [
+            (d * DAY_MIN + self.from_min, d * DAY_MIN + self.from_min + length_min) for d, bit in enumerate(DAY_BITS) if self.days & bit
+        ]
 
 
 ALWAYS = Schedule(ALL_DAYS, 0, DAY_MIN)
@@ -41,10 +42,10 @@ ALWAYS = Schedule(ALL_DAYS, 0, DAY_MIN)
 def _parse_time(value, what, allow_24):
     if not isinstance(value, str):
         # Unquoted 16:00 in YAML 1.1 becomes the integer 960: say so instead of guessing.
-        raise ValueError(f"schedule {what!r} must be a quoted \"HH:MM\" string, got {value!r}")
+        raise ValueError(f'schedule {what!r} must be a quoted "HH:MM" string, got {value!r}')
     m = _TIME.match(value)
     if not m:
-        raise ValueError(f"schedule {what!r} must look like \"07:00\", got {value!r}")
+        raise ValueError(f'schedule {what!r} must look like "07:00", got {value!r}')
     hours, minutes = int(m.group(1)), int(m.group(2))
     if minutes > 59 or hours > 24 or (hours == 24 and (minutes or not allow_24)):
         raise ValueError(f"schedule {what!r} is not a time of day: {value!r}")

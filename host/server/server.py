@@ -29,7 +29,8 @@ from .records import (
     check_soc,
     check_u32,
 )
-from .schedule import Schedule, parse as parse_schedule, utc_windows
+from .schedule import Schedule, utc_windows
+from .schedule import parse as parse_schedule
 
 VALIDATION_S = 10 * 86400  # one validation is good for 10 days
 CARD_MAX_S = 5 * 366 * 86400  # an ID06 card is valid at most 5 years (leap days allowed for)
@@ -70,8 +71,9 @@ class AccessServer:
                 if conn.execute("SELECT 1 FROM site").fetchone():
                     raise ValueError(f"{path} already holds a site: use AccessServer.open")
                 now = check_u32(int(now_s()), "the clock")
-                conn.execute("INSERT INTO site (id, secret, timezone, created_at_s) VALUES (1, ?, ?, ?)",
-                             (secrets.token_bytes(32), timezone, now))
+                conn.execute(
+                    "INSERT INTO site (id, secret, timezone, created_at_s) VALUES (1, ?, ?, ?)", (secrets.token_bytes(32), timezone, now)
+                )
         except BaseException:
             conn.close()
             raise
@@ -185,8 +187,9 @@ class AccessServer:
                 raise ValueError(f"a holder named {name!r} already exists")
             if self._one("SELECT 1 FROM holders WHERE id06 = ?", (id06,)):
                 raise ValueError(f"ID06 card {id06!r} already belongs to a holder")
-            self._write("INSERT INTO holders (name, id06, id06_expires_s, blocked) VALUES (?, ?, ?, ?)",
-                        (name, id06, id06_expires_s, int(blocked)))
+            self._write(
+                "INSERT INTO holders (name, id06, id06_expires_s, blocked) VALUES (?, ?, ?, ?)", (name, id06, id06_expires_s, int(blocked))
+            )
 
     def block_card(self, id06):
         """Block a holder's ID06 card: none of their keys can be validated any more."""
@@ -211,8 +214,9 @@ class AccessServer:
             raise ValueError("a key's not_before_s must come before its not_after_s")
         with db.transaction(self._conn):
             holder_id = self._id("holders", check_name(holder, "holder"))
-            return self._insert_named("keys", name, ("holder_id", "state", "not_before_s", "not_after_s"),
-                                      (holder_id, state, not_before_s, not_after_s))
+            return self._insert_named(
+                "keys", name, ("holder_id", "state", "not_before_s", "not_after_s"), (holder_id, state, not_before_s, not_after_s)
+            )
 
     def _advance(self, key, from_state, to_state, refusal):
         with db.transaction(self._conn):
@@ -235,7 +239,9 @@ class AccessServer:
         row = self._one(
             """SELECT h.name, k.state, k.validated_at_s, k.valid_until_s, b.key_id IS NOT NULL
                FROM keys k JOIN holders h ON h.id = k.holder_id
-               LEFT JOIN blocklist b ON b.key_id = k.id WHERE k.id = ?""", (key_id,))
+               LEFT JOIN blocklist b ON b.key_id = k.id WHERE k.id = ?""",
+            (key_id,),
+        )
         holder, state, validated_at_s, valid_until_s, blocked = row
         return KeyInfo(key, key_id, holder, state, bool(blocked), validated_at_s, valid_until_s)
 
@@ -268,8 +274,7 @@ class AccessServer:
     def provision_lock(self, name):
         """(lock_id, [group_ids], site_secret): what is written into the lock."""
         lock_id = self._id("locks", name)
-        groups = [r[0] for r in self._conn.execute(
-            "SELECT group_id FROM lock_groups WHERE lock_id = ? ORDER BY group_id", (lock_id,))]
+        groups = [r[0] for r in self._conn.execute("SELECT group_id FROM lock_groups WHERE lock_id = ? ORDER BY group_id", (lock_id,))]
         return lock_id, groups, self._site_secret
 
     def add_phone(self, name):
@@ -303,7 +308,8 @@ class AccessServer:
                 self._write(
                     """INSERT OR IGNORE INTO grants (key_id, lock_id, group_id, days, from_min, to_min)
                        VALUES (?, ?, ?, ?, ?, ?)""",
-                    (key_id, lock_id, group_id, sched.days, sched.from_min, sched.to_min))
+                    (key_id, lock_id, group_id, sched.days, sched.from_min, sched.to_min),
+                )
             count = len(self._rights(key_id, self._now()))
             if count > MAX_RIGHTS:  # the credential could not carry them: undo the grant
                 raise ValueError(f"key {key!r} would have {count} access rights; a credential holds {MAX_RIGHTS}")
@@ -315,14 +321,15 @@ class AccessServer:
             key_id = self._id("keys", check_name(key, "key"))
             for lock_id, group_id in self._targets(locks, groups):
                 gone = self._write(
-                    "DELETE FROM grants WHERE key_id = ? AND lock_id IS ? AND group_id IS ?",
-                    (key_id, lock_id, group_id)).rowcount
+                    "DELETE FROM grants WHERE key_id = ? AND lock_id IS ? AND group_id IS ?", (key_id, lock_id, group_id)
+                ).rowcount
                 if not gone:
                     what = self.lock_name(lock_id) if lock_id else self.group_name(group_id)
                     raise ValueError(f"key {key!r} has no grant on {what!r}")
 
     def _utc_offset_min(self, now_s):
         offset = datetime.fromtimestamp(now_s, self._tz).utcoffset()
+        assert offset is not None, "an aware datetime has an offset"
         return int(offset.total_seconds() // 60)
 
     def _rights(self, key_id, now_s):
@@ -330,15 +337,15 @@ class AccessServer:
         UTC offset at `now_s`: one target's windows are merged, then split per UTC day."""
         per_target = {}
         for lock_id, group_id, days, from_min, to_min in self._conn.execute(
-                "SELECT lock_id, group_id, days, from_min, to_min FROM grants WHERE key_id = ?", (key_id,)):
+            "SELECT lock_id, group_id, days, from_min, to_min FROM grants WHERE key_id = ?", (key_id,)
+        ):
             target = (TargetKind.LOCK, lock_id) if lock_id else (TargetKind.GROUP, group_id)
             per_target.setdefault(target, []).append(Schedule(days, from_min, to_min))
         offset_min = self._utc_offset_min(now_s)
         rights = []
         for (kind, target), schedules in sorted(per_target.items()):
             for days, from_min, to_min in utc_windows(schedules, offset_min):
-                rights.append({"target": target, "kind": int(kind), "days": days,
-                               "from_min": from_min, "to_min": to_min})
+                rights.append({"target": target, "kind": int(kind), "days": days, "from_min": from_min, "to_min": to_min})
         return rights
 
     # --- validation -------------------------------------------------------------------
@@ -372,7 +379,9 @@ class AccessServer:
             state, not_after_s, not_before_s, blocked, card_blocked, card_expires_s = self._one(
                 """SELECT k.state, k.not_after_s, k.not_before_s, b.key_id IS NOT NULL, h.blocked, h.id06_expires_s
                    FROM keys k JOIN holders h ON h.id = k.holder_id
-                   LEFT JOIN blocklist b ON b.key_id = k.id WHERE k.id = ?""", (key_id,))
+                   LEFT JOIN blocklist b ON b.key_id = k.id WHERE k.id = ?""",
+                (key_id,),
+            )
             if blocked:
                 refusal = ("blocked", f"key {key!r} is blocked")
             elif card_blocked or now >= card_expires_s:
@@ -387,13 +396,21 @@ class AccessServer:
                     raise ValueError(f"key {key!r} has {len(rights)} access rights; a credential holds {MAX_RIGHTS}")
                 valid_until = min(now + VALIDATION_S, not_after_s)
                 version = self._blocklist_version()
-                credential = signed.sign_credential(self._server, {
-                    "key_id": key_id, "issued_at": now, "not_before": not_before_s, "not_after": not_after_s,
-                    "valid_until": valid_until, "blocklist_version": version, "rights": rights,
-                    "mac": bytes(16)})
+                credential = signed.sign_credential(
+                    self._server,
+                    {
+                        "key_id": key_id,
+                        "issued_at": now,
+                        "not_before": not_before_s,
+                        "not_after": not_after_s,
+                        "valid_until": valid_until,
+                        "blocklist_version": version,
+                        "rights": rights,
+                        "mac": bytes(16),
+                    },
+                )
                 blocklist = self._signed_blocklist(version)
-                self._write("UPDATE keys SET validated_at_s = ?, valid_until_s = ? WHERE id = ?",
-                            (now, valid_until, key_id))
+                self._write("UPDATE keys SET validated_at_s = ?, valid_until_s = ? WHERE id = ?", (now, valid_until, key_id))
         # Raised after the commit: the upload above is kept even when the key is refused.
         if refusal:
             raise ServerError(*refusal)
@@ -444,7 +461,9 @@ class AccessServer:
         for row in records:
             stored += self._write(
                 """INSERT OR IGNORE INTO audit_events (seq, time_s, key_id, lock_id, outcome, reason, uploaded_at_s)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""", row + (now,)).rowcount
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                row + (now,),
+            ).rowcount
         return stored
 
     def audit(self, lock=None, key=None, *, reason, by, last=None):
@@ -477,14 +496,16 @@ class AccessServer:
             events = [AuditEvent(*row) for row in self._conn.execute(sql, params)][::-1]
             self._write(
                 "INSERT INTO audit_retrievals (time_s, by, reason, lock_id, key_id, last, events) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self._now(), by.strip(), reason.strip(), lock_id, key_id, last, len(events)))
+                (self._now(), by.strip(), reason.strip(), lock_id, key_id, last, len(events)),
+            )
         return events
 
     def audit_retrievals(self):
         """Every read of the audit trail, oldest first."""
         rows = self._conn.execute(
             """SELECT r.time_s, r.by, r.reason, l.name, k.name, r.last, r.events FROM audit_retrievals r
-               LEFT JOIN locks l ON l.id = r.lock_id LEFT JOIN keys k ON k.id = r.key_id ORDER BY r.id""")
+               LEFT JOIN locks l ON l.id = r.lock_id LEFT JOIN keys k ON k.id = r.key_id ORDER BY r.id"""
+        )
         return [Retrieval(*row) for row in rows]
 
     # --- battery ----------------------------------------------------------------------
@@ -501,5 +522,7 @@ class AccessServer:
         rows = self._conn.execute(
             """SELECT k.name FROM keys k JOIN battery_readings b ON b.id = (
                    SELECT id FROM battery_readings WHERE key_id = k.id ORDER BY time_s DESC, id DESC LIMIT 1)
-               WHERE b.soc <= ? ORDER BY k.name""", (LOW_BATTERY_SOC,))
+               WHERE b.soc <= ? ORDER BY k.name""",
+            (LOW_BATTERY_SOC,),
+        )
         return [r[0] for r in rows]

@@ -45,10 +45,10 @@ shows the step, its line, what was expected and what was seen, and the steps run
 
 import pytest
 
-from ..link.device import Device, frame_line
-from ..errors import KeylockError
-from ..scenario import report
 from ..emulator.factory import load_factory, make_engine
+from ..errors import KeylockError
+from ..link.device import Device, frame_line
+from ..scenario import report
 from ..scenario.model import RUNTIMES, ScenarioError
 from ..scenario.parse import load
 from ..scenario.runner import run
@@ -59,11 +59,24 @@ SUFFIX = ".scenario.yaml"
 
 def pytest_addoption(parser):
     group = parser.getgroup("keylock", "keylock devices (fixtures site, key, lock, keys, locks) and scenario files (*.scenario.yaml)")
-    group.addoption("--port", action="append", default=[], metavar="URL", help="a device under test (its role is asked); repeatable. Default: an emulated site")
+    group.addoption(
+        "--port",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a device under test (its role is asked); repeatable. Default: an emulated site",
+    )
     group.addoption("--key-port", action="append", default=[], metavar="URL", help="a key under test; repeatable")
     group.addoption("--lock-port", action="append", default=[], metavar="URL", help="a lock under test; repeatable")
-    group.addoption("--keylock-server", default=None, metavar="DB", help="the access-server database of the devices given by port (for grant/validate)")
-    group.addoption("--keylock-endpoint", choices=ENDPOINT_KINDS, default="url", help="how clients reach the emulated site's devices (default url: keylock://)")
+    group.addoption(
+        "--keylock-server", default=None, metavar="DB", help="the access-server database of the devices given by port (for grant/validate)"
+    )
+    group.addoption(
+        "--keylock-endpoint",
+        choices=ENDPOINT_KINDS,
+        default="url",
+        help="how clients reach the emulated site's devices (default url: keylock://)",
+    )
     group.addoption("--keylock-timeout-ms", type=int, default=1000, metavar="N", help="each answer's timeout (default 1000)")
     group.addoption("--keylock-retries", type=int, default=2, metavar="N", help="retries on silence or a damaged answer (default 2)")
     group.addoption(
@@ -158,8 +171,14 @@ def site(request):
     timeout_ms, retries = config.getoption("keylock_timeout_ms"), config.getoption("keylock_retries")
     options = getattr(request, "param", None)
     if options is None and _given_ports(config):
-        the_site = Site.from_ports(config.getoption("port"), config.getoption("key_port"), config.getoption("lock_port"),
-                                   server=config.getoption("keylock_server"), timeout_ms=timeout_ms, retries=retries)
+        the_site = Site.from_ports(
+            config.getoption("port"),
+            config.getoption("key_port"),
+            config.getoption("lock_port"),
+            server=config.getoption("keylock_server"),
+            timeout_ms=timeout_ms,
+            retries=retries,
+        )
     else:
         the_site = Site.emulate(via=config.getoption("keylock_endpoint"), **(options or {}))
         the_site.timeout_ms, the_site.retries = timeout_ms, retries

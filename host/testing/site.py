@@ -1,7 +1,7 @@
 """The devices under test as the pytest plugin sees them: an emulated site's, or boards
 given by port. Tests reach either through the same `Device` client."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..emulator.served import ServedSite
@@ -23,7 +23,15 @@ class Site:
     database for grant/validate (None when unknown); `emulated` the ServedSite, or None for
     devices that are not ours to act on physically."""
 
-    def __init__(self, devices: dict[str, dict], server: str | None = None, emulated: ServedSite | None = None, via: str = "url", timeout_ms: int = 1000, retries: int = 2):
+    def __init__(
+        self,
+        devices: dict[str, dict],
+        server: str | None = None,
+        emulated: ServedSite | None = None,
+        via: str = "url",
+        timeout_ms: int = 1000,
+        retries: int = 2,
+    ):
         self.devices = devices
         self.server = server
         self.emulated = emulated
@@ -39,7 +47,15 @@ class Site:
         return cls(a["devices"], a["server"], served, via)
 
     @classmethod
-    def from_ports(cls, ports: list[str], key_ports: list[str] = (), lock_ports: list[str] = (), server: str | None = None, timeout_ms: int = 1000, retries: int = 2) -> "Site":
+    def from_ports(
+        cls,
+        ports: Sequence[str],
+        key_ports: Sequence[str] = (),
+        lock_ports: Sequence[str] = (),
+        server: str | None = None,
+        timeout_ms: int = 1000,
+        retries: int = 2,
+    ) -> "Site":
         """Devices at URLs: --key-port and --lock-port say their role, --port ones are asked."""
         devices = {}
         for url in [*key_ports, *lock_ports, *ports]:

@@ -1,7 +1,6 @@
 # Imports for tests that run unchanged on CPython (collected by pytest) and on MicroPython
 # (run by tests/test_on_micropython.py inside the WebAssembly port). Plain asserts only.
 import json
-
 import sys
 
 try:

@@ -20,11 +20,11 @@ def fresh(lock_site=SITE, secret=None):
     return hs.KeyInitiator(KEY_ID, secret or key_secret()), hs.LockResponder(lock_site)
 
 
-def handshake(k, l):
+def handshake(k, lock):
     hello = k.hello()
-    challenge = l.on_hello(hello)
+    challenge = lock.on_hello(hello)
     proof = k.on_challenge(challenge)
-    accept = l.on_proof(proof)
+    accept = lock.on_proof(proof)
     k.on_accept(accept)
     return [hello, challenge, proof, accept]
 
@@ -32,16 +32,16 @@ def handshake(k, l):
 def awaiting(index):
     """A fresh handshake advanced until message `index` (0 HELLO .. 3 ACCEPT) is due:
     (the side that receives it, its handler)."""
-    k, l = fresh()
-    challenge = l.on_hello(k.hello())
+    k, lock = fresh()
+    challenge = lock.on_hello(k.hello())
     if index == 0:
-        return l, l.on_hello
+        return lock, lock.on_hello
     if index == 1:
         return k, k.on_challenge
     proof = k.on_challenge(challenge)
     if index == 2:
-        return l, l.on_proof
-    l.on_proof(proof)
+        return lock, lock.on_proof
+    lock.on_proof(proof)
     return k, k.on_accept
 
 
@@ -75,38 +75,38 @@ def alterations(raw):
 
 
 def test_handshake_completes_and_keys_agree():
-    k, l = fresh()
-    frames = handshake(k, l)
+    k, lock = fresh()
+    frames = handshake(k, lock)
     assert sum(len(f) for f in frames) == 96
-    assert l.key_id == KEY_ID
-    t, seq, m = l.session.open(k.session.seal(codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9}))
+    assert lock.key_id == KEY_ID
+    t, seq, m = lock.session.open(k.session.seal(codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9}))
     assert (t, seq, m) == (codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9})
-    t, seq, m = k.session.open(l.session.seal(codec.T_AUDIT_ACK, 8, {"lock_id": 5, "up_to_seq": 10}))
+    t, seq, m = k.session.open(lock.session.seal(codec.T_AUDIT_ACK, 8, {"lock_id": 5, "up_to_seq": 10}))
     assert m["up_to_seq"] == 10
 
 
 def test_wrong_site_secret_is_refused_by_both_sides():
-    k, l = fresh(lock_site=b"\x00" * 32)
-    challenge = l.on_hello(k.hello())
+    k, lock = fresh(lock_site=b"\x00" * 32)
+    challenge = lock.on_hello(k.hello())
     assert refused(k.on_challenge, challenge, k) == "bad_proof"
     # and a PROOF made with the other site's keys does not pass the lock either
     kl, lk = hs._session_keys(crypto.HmacKey(key_secret()), KEY_ID, k._nk, challenge[9:25])
     head = pack("<HBB", 2 + hs.PROOF_LEN, codec.T_HS_PROOF, 1)
     forged = hs.frame.encode_body(head + kl.mac(b"K" + k._transcript + challenge[1:-4] + head)[: hs.PROOF_LEN])
-    assert refused(l.on_proof, forged, l) == "bad_proof"
+    assert refused(lock.on_proof, forged, lock) == "bad_proof"
 
 
 def test_wrong_key_secret_is_refused():
-    k, l = fresh(secret=key_secret(key_id=KEY_ID + 1))  # another key's secret under this id
-    assert refused(k.on_challenge, l.on_hello(k.hello()), k) == "bad_proof"
+    k, lock = fresh(secret=key_secret(key_id=KEY_ID + 1))  # another key's secret under this id
+    assert refused(k.on_challenge, lock.on_hello(k.hello()), k) == "bad_proof"
 
 
 def test_every_altered_hello_breaks_the_handshake():
     for altered in alterations(fresh()[0].hello()):
-        k, l = fresh()
+        k, lock = fresh()
         k.hello()
         try:
-            challenge = l.on_hello(altered)
+            challenge = lock.on_hello(altered)
         except hs.HandshakeError:
             continue  # refused by the lock's frame or message checks
         reason = refused(k.on_challenge, challenge, k)
@@ -115,27 +115,27 @@ def test_every_altered_hello_breaks_the_handshake():
 
 def test_every_altered_challenge_proof_and_accept_is_refused():
     for index in (1, 2, 3):
-        k, l = fresh()
-        genuine = handshake(k, l)[index]
+        k, lock = fresh()
+        genuine = handshake(k, lock)[index]
         for altered in alterations(genuine):
             victim, handler = awaiting(index)
             assert refused(handler, altered, victim) is not None, (index, altered.hex())
 
 
 def test_victim_still_accepts_the_genuine_message_after_a_forgery():
-    k, l = fresh()
-    challenge = l.on_hello(k.hello())
-    assert refused(k.on_challenge, with_crc(challenge[:20] + b"\x00" + challenge[21:]), k) == "bad_proof"
+    k, lock = fresh()
+    challenge = lock.on_hello(k.hello())
+    assert refused(k.on_challenge, with_crc(challenge[:20] + bytes([challenge[20] ^ 0x01]) + challenge[21:]), k) == "bad_proof"
     proof = k.on_challenge(challenge)
-    assert refused(l.on_proof, with_crc(proof[:-5] + bytes([proof[-5] ^ 1]) + proof[-4:]), l) == "bad_proof"
-    accept = l.on_proof(proof)
-    assert refused(k.on_accept, with_crc(accept[:6] + b"\xff" + accept[7:]), k) is not None
+    assert refused(lock.on_proof, with_crc(proof[:-5] + bytes([proof[-5] ^ 1]) + proof[-4:]), lock) == "bad_proof"
+    accept = lock.on_proof(proof)
+    assert refused(k.on_accept, with_crc(accept[:6] + bytes([accept[6] ^ 0xFF]) + accept[7:]), k) is not None
     assert k.on_accept(accept) is k.session
 
 
 def test_truncation_at_every_length_is_refused():
-    k, l = fresh()
-    frames = handshake(k, l)
+    k, lock = fresh()
+    frames = handshake(k, lock)
     for index, raw in enumerate(frames):
         for n in range(len(raw)):
             victim, handler = awaiting(index)
@@ -148,19 +148,19 @@ def test_replays_from_an_earlier_session_are_refused():
     old = handshake(old_k, old_l)
     old_frame = old_k.session.seal(codec.T_AUDIT_ACK, 2, {"lock_id": 1, "up_to_seq": 1})
 
-    k, l = fresh()
-    l.on_hello(old[0])  # a replayed HELLO gets a fresh challenge ...
-    assert refused(l.on_proof, old[2], l) == "bad_proof"  # ... that the old PROOF cannot answer
+    k, lock = fresh()
+    lock.on_hello(old[0])  # a replayed HELLO gets a fresh challenge ...
+    assert refused(lock.on_proof, old[2], lock) == "bad_proof"  # ... that the old PROOF cannot answer
 
-    k, l = fresh()
-    challenge = l.on_hello(k.hello())
+    k, lock = fresh()
+    challenge = lock.on_hello(k.hello())
     assert refused(k.on_challenge, old[1], k) == "bad_proof"
-    assert refused(l.on_proof, old[2], l) == "bad_proof"
+    assert refused(lock.on_proof, old[2], lock) == "bad_proof"
     proof = k.on_challenge(challenge)
-    l.on_proof(proof)
+    lock.on_proof(proof)
     assert refused(k.on_accept, old[3], k) == "bad_proof"
     try:
-        l.session.open(old_frame)
+        lock.session.open(old_frame)
     except sess.SessionError as e:
         assert e.reason == "bad_mac"
     else:
@@ -168,10 +168,10 @@ def test_replays_from_an_earlier_session_are_refused():
 
 
 def test_messages_out_of_order_are_refused():
-    k, l = fresh()
+    k, lock = fresh()
     hello = k.hello()
-    assert refused(l.on_proof, hello, l) == "unexpected"
-    challenge = l.on_hello(hello)
+    assert refused(lock.on_proof, hello, lock) == "unexpected"
+    challenge = lock.on_hello(hello)
     assert refused(k.on_accept, challenge, k) == "unexpected"
     assert refused(k.on_challenge, hello, k) == "unexpected"
 
@@ -187,24 +187,24 @@ def session_refuses(s, raw):
 
 
 def test_session_frames_replayed_reordered_rewound_or_altered_are_refused():
-    k, l = fresh()
-    handshake(k, l)
+    k, lock = fresh()
+    handshake(k, lock)
     f = [k.session.seal(codec.T_AUDIT_ACK, i, {"lock_id": 1, "up_to_seq": i}) for i in range(3)]
-    assert session_refuses(l.session, f[1]) == "bad_mac"  # reordered: 1 before 0
-    assert l.session.open(f[0])[2]["up_to_seq"] == 0
-    assert session_refuses(l.session, f[0]) == "bad_mac"  # replayed
-    assert l.session.open(f[1])[2]["up_to_seq"] == 1
-    assert session_refuses(l.session, f[0]) == "bad_mac"  # counter rewound to an older frame
+    assert session_refuses(lock.session, f[1]) == "bad_mac"  # reordered: 1 before 0
+    assert lock.session.open(f[0])[2]["up_to_seq"] == 0
+    assert session_refuses(lock.session, f[0]) == "bad_mac"  # replayed
+    assert lock.session.open(f[1])[2]["up_to_seq"] == 1
+    assert session_refuses(lock.session, f[0]) == "bad_mac"  # counter rewound to an older frame
     for altered in alterations(f[2]):
-        assert session_refuses(l.session, altered) is not None
+        assert session_refuses(lock.session, altered) is not None
     for n in range(len(f[2])):
-        assert session_refuses(l.session, f[2][:n]) is not None
+        assert session_refuses(lock.session, f[2][:n]) is not None
     plain = hs.frame.encode_message(codec.T_AUDIT_ACK, 2, {"lock_id": 1, "up_to_seq": 2})
-    assert session_refuses(l.session, plain) == "not_secured"
-    assert l.session.open(f[2])[2]["up_to_seq"] == 2
+    assert session_refuses(lock.session, plain) == "not_secured"
+    assert lock.session.open(f[2])[2]["up_to_seq"] == 2
     # a lock's frame cannot be reflected back to it as if the key had sent it
-    echo = l.session.seal(codec.T_AUDIT_ACK, 3, {"lock_id": 1, "up_to_seq": 3})
-    assert session_refuses(l.session, echo) == "bad_mac"
+    echo = lock.session.seal(codec.T_AUDIT_ACK, 3, {"lock_id": 1, "up_to_seq": 3})
+    assert session_refuses(lock.session, echo) == "bad_mac"
 
 
 def test_known_answer_handshake():
@@ -219,14 +219,14 @@ def test_known_answer_handshake():
         k = hs.KeyInitiator(v["key_id"], bytes.fromhex(v["key_secret"]))
         assert k.hello().hex() == v["hello"]
         hal.urandom = lambda n: nl
-        l = hs.LockResponder(site)
-        assert l.on_hello(bytes.fromhex(v["hello"])).hex() == v["challenge"]
+        lock = hs.LockResponder(site)
+        assert lock.on_hello(bytes.fromhex(v["hello"])).hex() == v["challenge"]
     finally:
         hal.urandom = real
     assert k.on_challenge(bytes.fromhex(v["challenge"])).hex() == v["proof"]
-    assert l.on_proof(bytes.fromhex(v["proof"])).hex() == v["accept"]
+    assert lock.on_proof(bytes.fromhex(v["proof"])).hex() == v["accept"]
     k.on_accept(bytes.fromhex(v["accept"]))
     f = v["session_key_to_lock"]
     assert k.session.seal(codec.T_AUDIT_ACK, f["seq"], f["fields"]).hex() == f["hex"]
     f = v["session_lock_to_key"]
-    assert l.session.seal(codec.T_DECISION, f["seq"], f["fields"]).hex() == f["hex"]
+    assert lock.session.seal(codec.T_DECISION, f["seq"], f["fields"]).hex() == f["hex"]

@@ -8,8 +8,13 @@ except ImportError:
 
 SERVER = crypto.server_key(crypto.HmacKey(b"\x11" * 32))
 CRED = {
-    "key_id": 1001, "issued_at": 100, "not_before": 0, "not_after": 10**9, "valid_until": 864100,
-    "blocklist_version": 3, "rights": [{"target": 7, "kind": 1, "days": 127, "from_min": 0, "to_min": 1440}],
+    "key_id": 1001,
+    "issued_at": 100,
+    "not_before": 0,
+    "not_after": 10**9,
+    "valid_until": 864100,
+    "blocklist_version": 3,
+    "rights": [{"target": 7, "kind": 1, "days": 127, "from_min": 0, "to_min": 1440}],
     "mac": bytes(16),
 }
 

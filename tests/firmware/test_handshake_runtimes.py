@@ -56,7 +56,9 @@ def test_key_on_micropython_lock_on_cpython(mp):
 def test_micropython_key_refuses_a_lock_of_another_site(mp):
     mp.exec(f"K = handshake.KeyInitiator({KEY_ID}, bytes.fromhex({key_secret().hex()!r}))")
     challenge = handshake.LockResponder(bytes(32)).on_hello(bytes.fromhex(mp.eval("K.hello().hex()")))
-    mp.exec(f"_r = None\ntry:\n    K.on_challenge(bytes.fromhex({challenge.hex()!r}))\nexcept handshake.HandshakeError as e:\n    _r = e.reason")
+    mp.exec(
+        f"_r = None\ntry:\n    K.on_challenge(bytes.fromhex({challenge.hex()!r}))\nexcept handshake.HandshakeError as e:\n    _r = e.reason"
+    )
     assert mp.eval("_r") == "bad_proof"
 
 
@@ -94,7 +96,11 @@ def test_handshake_path_has_no_loops(module):
 
 
 def test_crypto_loops_only_over_kdf_blocks():
-    looping = {fn.name for fn in _functions(FIRMWARE / "crypto.py") if any(isinstance(n, (ast.For, ast.While, ast.comprehension)) for n in ast.walk(fn))}
+    looping = {
+        fn.name
+        for fn in _functions(FIRMWARE / "crypto.py")
+        if any(isinstance(n, (ast.For, ast.While, ast.comprehension)) for n in ast.walk(fn))
+    }
     assert looping == {"kdf_counter"}  # one iteration per 32-byte block, not per byte
 
 

@@ -4,11 +4,12 @@ under CPython and under real MicroPython."""
 import json
 
 from hypothesis import HealthCheck, given, settings
+from strategies import frames
 
 from keylock.firmware import frame as fw_frame
 from keylock.protocol import frame
 from keylock.protocol.vectors import to_json
-from strategies import frames
+
 
 @given(frames())
 @settings(max_examples=300)

@@ -5,10 +5,11 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import frames
 
 from keylock.firmware.frame import Receiver
 from keylock.protocol import frame
-from strategies import frames
+
 
 @st.composite
 def noisy_streams(draw):

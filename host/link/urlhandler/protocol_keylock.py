@@ -60,6 +60,7 @@ class Serial(protocol_socket.Serial):
             raise
 
     def _attach(self):
+        assert self._socket is not None, "open() first"
         self._socket.sendall(f"ATTACH {self._device}\n".encode())
         reply = b""
         deadline = time.monotonic() + self._attach_timeout_s

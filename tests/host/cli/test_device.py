@@ -30,8 +30,13 @@ def port(served, name, via):
 def test_info_names_role_id_and_firmware(served, via, capsys):
     for name in ("K1", "L1"):
         got = cli_json(capsys, "--port", port(served, name, via), "info")
-        assert got == {"role": served.devices[name]["role"], "id": served.devices[name]["id"], "firmware": "0.1.0",
-                       "protocol": 1, "board": f"keylock-{served.devices[name]['role']}"}
+        assert got == {
+            "role": served.devices[name]["role"],
+            "id": served.devices[name]["id"],
+            "firmware": "0.1.0",
+            "protocol": 1,
+            "board": f"keylock-{served.devices[name]['role']}",
+        }
     code, out, _ = cli(capsys, "--port", port(served, "K1", via), "info")
     assert code == 0 and out == "key 1001  firmware 0.1.0  protocol 1  board keylock-key\n"
 

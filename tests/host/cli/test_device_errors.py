@@ -7,6 +7,7 @@ import socket
 import termios
 
 import pytest
+
 from keylock.host.cli import main
 
 
@@ -37,7 +38,10 @@ def test_a_device_command_without_a_port_says_how_to_give_one(capsys, command, t
         ("/dev/no-such-tty", "/dev/no-such-tty: no such port"),
         ("socket://127.0.0.1:{free}", "socket://127.0.0.1:{free}: nothing is listening there (is `keylock emulate` running?)"),
         ("keylock://127.0.0.1:{hub}/K99", "ERR unknown device 'K99'; devices: K1, K2"),
-        ("keylock://127.0.0.1:{hub}/K1?noise=0.1&bogus=1", "unknown option(s) bogus: the form is keylock://HOST:PORT/DEVICE[?noise=RATE][&seed=N][&timeout=SECONDS]"),
+        (
+            "keylock://127.0.0.1:{hub}/K1?noise=0.1&bogus=1",
+            "unknown option(s) bogus: the form is keylock://HOST:PORT/DEVICE[?noise=RATE][&seed=N][&timeout=SECONDS]",
+        ),
         ("keylock://127.0.0.1:{hub}/K1?noise=2", "noise=2.0 must be at least 0 and below 1"),
         ("keylock://127.0.0.1", "expected a URL of the form keylock://HOST:PORT/DEVICE"),
     ],

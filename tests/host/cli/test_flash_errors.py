@@ -1,12 +1,10 @@
 """`keylock flash`: errors a tester can act on."""
 
 import socket
-import subprocess
 
 import pytest
 
 from keylock.host import cli
-from keylock.host.errors import KeylockError
 from keylock.host.runtime import deploy
 
 FIRMWARE = deploy.FIRMWARE_DIR

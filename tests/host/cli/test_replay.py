@@ -4,6 +4,7 @@ a deliberately changed answer is reported field by field and exits 1."""
 import json
 
 import pytest
+
 from keylock.host.cli import main
 from keylock.host.link.recording import compare, load_requests
 from keylock.protocol.codes import ErrorCode, MsgType

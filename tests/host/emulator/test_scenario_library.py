@@ -12,13 +12,17 @@ from keylock.host.scenario.runner import run
 LIBRARY = sorted(LIBRARY_DIR.glob("*.scenario.yaml"))
 
 
-@pytest.mark.parametrize("runtime", [pytest.param("cpython"), pytest.param("micropython", marks=[pytest.mark.micropython, pytest.mark.slow])])
+@pytest.mark.parametrize(
+    "runtime", [pytest.param("cpython"), pytest.param("micropython", marks=[pytest.mark.micropython, pytest.mark.slow])]
+)
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name.removesuffix(".scenario.yaml"))
 def test_scenario_passes(path, runtime):
     scenario = load(path)
     result = run(scenario, make_engine(runtime, scenario), runtime)
     bad = result.failed
-    assert bad is None, f"{path.name} step {bad.step.index} ({bad.step.action}, line {bad.step.line}): expected {report.expect_text(bad.expected)}, saw {report.seen_text(bad)}"
+    assert bad is None, (
+        f"{path.name} step {bad.step.index} ({bad.step.action}, line {bad.step.line}): expected {report.expect_text(bad.expected)}, saw {report.seen_text(bad)}"
+    )
 
 
 def test_the_library_covers_every_action_denial_and_error():

@@ -28,8 +28,10 @@ def noisy(served, rate, seed):
 
 @pytest.mark.parametrize("seed", [1])
 def test_light_noise_is_ridden_out_by_retries(served, seed):
-    runs = [keylock("--port", noisy(served, 0.01, seed * 100 + i), "--timeout-ms", "200", "--retries", "6", *command)
-            for i, command in enumerate(COMMANDS)]
+    runs = [
+        keylock("--port", noisy(served, 0.01, seed * 100 + i), "--timeout-ms", "200", "--retries", "6", *command)
+        for i, command in enumerate(COMMANDS)
+    ]
     # pair/unpair may legitimately fail when a retry repeats a command that had already
     # taken effect; the reads must get through
     assert sum(run.returncode == 0 for run in runs) >= 4, [run.stderr for run in runs]

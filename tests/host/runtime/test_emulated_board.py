@@ -17,10 +17,18 @@ def test_soft_reset_keeps_files_and_forgets_ram(tmp_path):
     with EmulatedBoard() as board:
         proc = mpremote(
             board.port,
-            "exec", "x = 42",
-            "+", "fs", "cp", str(src), ":/hello.txt",
-            "+", "soft-reset",
-            "+", "exec", "print('x' in globals(), open('/hello.txt').read().strip())",
+            "exec",
+            "x = 42",
+            "+",
+            "fs",
+            "cp",
+            str(src),
+            ":/hello.txt",
+            "+",
+            "soft-reset",
+            "+",
+            "exec",
+            "print('x' in globals(), open('/hello.txt').read().strip())",
         )
         assert proc.returncode == 0, proc.stderr
         assert "False hello board" in proc.stdout

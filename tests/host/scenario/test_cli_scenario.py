@@ -1,10 +1,10 @@
 """`keylock scenario run`: exit 0/1/2, what it prints, --json, --runtime, and the engine factory."""
 
 import json
-import sys
 
 import pytest
 import scripted_engine
+
 from keylock.host.cli import main
 from keylock.host.emulator.engine import SiteEngine
 from keylock.host.emulator.factory import ENGINE_ENV, make_engine
@@ -98,9 +98,20 @@ def test_json_prints_one_object_per_step_and_a_summary(scripted, good, capsys):
     steps, summary = objects[:-1], objects[-1]
     assert [o["type"] for o in steps] == ["step"] * 6 and summary["type"] == "summary"
     assert steps[2] == {
-        "type": "step", "scenario": "good", "index": 3, "line": 9, "action": "open",
-        "args": {"key": "K1", "lock": "L1", "hold_s": 2.0}, "result": "granted", "reason": None, "code": None,
-        "expected": "granted", "seen": "granted", "passed": True, "problem": None, "details": {"energy_J": 0.02},
+        "type": "step",
+        "scenario": "good",
+        "index": 3,
+        "line": 9,
+        "action": "open",
+        "args": {"key": "K1", "lock": "L1", "hold_s": 2.0},
+        "result": "granted",
+        "reason": None,
+        "code": None,
+        "expected": "granted",
+        "seen": "granted",
+        "passed": True,
+        "problem": None,
+        "details": {"energy_J": 0.02},
     }
     assert steps[4]["reason"] == "validity_expired" and steps[3]["args"] == {"seconds": 864000.0}
     assert steps[5]["seen"] == "[{key: K1, result: granted}, {key: K1, denied: validity_expired}]"

@@ -1,15 +1,16 @@
 """Scenario files to the model: every action and expect form, and a table of malformed files."""
 
 import textwrap
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
+
 from keylock.host.scenario.model import (
     DENIAL_REASONS,
     ERROR_CODES,
-    ScenarioEvent,
     Expect,
     ScenarioError,
+    ScenarioEvent,
     Schedule,
 )
 from keylock.host.scenario.parse import ACTIONS, load, parse_text
@@ -65,9 +66,13 @@ def test_the_example_of_scenarios_md():
     )
     assert s.name == "a validated key opens for 10 days, then not"
     assert (s.seed, s.runtime) == (7, "cpython")
-    assert s.start == datetime(2026, 1, 5, 8, tzinfo=timezone.utc) and s.timezone == "UTC"
+    assert s.start == datetime(2026, 1, 5, 8, tzinfo=UTC) and s.timezone == "UTC"
     assert [(st.index, st.action, st.line) for st in s.steps] == [
-        (1, "grant", 11), (2, "validate", 12), (3, "open", 13), (4, "advance", 15), (5, "open", 16)
+        (1, "grant", 11),
+        (2, "validate", 12),
+        (3, "open", 13),
+        (4, "advance", 15),
+        (5, "open", 16),
     ]
     assert s.steps[2].expect == Expect(result="granted", line=14)
     assert s.steps[3].args == {"seconds": 864000.0}
@@ -79,7 +84,13 @@ def test_site_fields_and_defaults():
     s = parse_steps("- advance: 1s\n")
     k1, k2 = s.site.keys
     assert (k1.id, k1.holder, k1.id06, k1.battery, k1.soc, k1.temperature_C, k1.state) == (
-        "K1", "Anna Berg", "BB-1234-567890", "CR2032", 1.0, 20.0, "approved"
+        "K1",
+        "Anna Berg",
+        "BB-1234-567890",
+        "CR2032",
+        1.0,
+        20.0,
+        "approved",
     )
     assert k1.id06_expires == date(2031, 1, 5)  # five years after the start
     assert (k2.battery, k2.soc, k2.temperature_C, k2.state, k2.id06_expires) == ("CR2450", 0.3, -20.0, "issued", date(2027, 3, 1))
@@ -98,10 +109,10 @@ def test_name_defaults_to_the_file_name_and_runtime_to_cpython():
 
 def test_start_and_timezone():
     s = parse_text("start: 2026-06-01T07:00:00\ntimezone: Europe/Stockholm\nsteps: [advance: 1s]\n")
-    assert s.start == datetime(2026, 6, 1, 5, tzinfo=timezone.utc)  # local summer time, UTC+2
+    assert s.start == datetime(2026, 6, 1, 5, tzinfo=UTC)  # local summer time, UTC+2
     assert s.timezone == "Europe/Stockholm"
     s = parse_text("start: '2026-02-01T00:00:00+01:00'\nsite: {timezone: Europe/Oslo}\nsteps: [advance: 1s]\n")
-    assert s.start == datetime(2026, 1, 31, 23, tzinfo=timezone.utc) and s.timezone == "Europe/Oslo"
+    assert s.start == datetime(2026, 1, 31, 23, tzinfo=UTC) and s.timezone == "Europe/Oslo"
 
 
 # Every action with its arguments, as parsed.
@@ -126,7 +137,11 @@ def test_start_and_timezone():
         ("unpair: {key: K1, phone: P1}", "unpair", {"key": "K1", "phone": "P1"}),
         ("remove_battery: {key: K1, for: 30s}", "remove_battery", {"key": "K1", "for_s": 30.0}),
         ("set_temperature: {key: K1, celsius: -25}", "set_temperature", {"key": "K1", "lock": None, "celsius": -25.0, "part": None}),
-        ("set_temperature: {lock: L1, celsius: 90, part: keyhole}", "set_temperature", {"key": None, "lock": "L1", "celsius": 90.0, "part": "keyhole"}),
+        (
+            "set_temperature: {lock: L1, celsius: 90, part: keyhole}",
+            "set_temperature",
+            {"key": None, "lock": "L1", "celsius": 90.0, "part": "keyhole"},
+        ),
         ("set_battery: {key: K1, soc: 0.14}", "set_battery", {"key": "K1", "soc": 0.14}),
         ("status: {key: K1}", "status", {"key": "K1", "lock": None}),
         ("status: {lock: L1}", "status", {"key": None, "lock": "L1"}),
@@ -143,8 +158,23 @@ def test_every_action(text, action, args):
 
 def test_every_action_is_in_the_table():
     assert set(ACTIONS) == {
-        "grant", "revoke", "validate", "open", "insert", "remove", "advance", "block", "unblock", "pair",
-        "unpair", "remove_battery", "set_temperature", "set_battery", "status", "battery_report", "audit",
+        "grant",
+        "revoke",
+        "validate",
+        "open",
+        "insert",
+        "remove",
+        "advance",
+        "block",
+        "unblock",
+        "pair",
+        "unpair",
+        "remove_battery",
+        "set_temperature",
+        "set_battery",
+        "status",
+        "battery_report",
+        "audit",
     }
 
 
@@ -154,7 +184,9 @@ def test_schedule_in_local_time_with_unquoted_times():
     assert step.args["schedule"] == Schedule(("mon", "tue", "wed", "thu", "fri"), 7 * 60, 16 * 60, line=SITE_LINES + 1)
     step = one_step('- grant: {key: K1, groups: [depot], schedule: {from: "22:00", to: "24:00"}}\n')
     assert (step.args["schedule"].days, step.args["schedule"].from_min, step.args["schedule"].to_min) == (
-        ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), 1320, 1440
+        ("mon", "tue", "wed", "thu", "fri", "sat", "sun"),
+        1320,
+        1440,
     )
 
 
@@ -189,9 +221,16 @@ def test_status_expectations_for_a_key_and_a_lock():
         "- status: {key: K1}\n  expect: {battery_low: true, soc: 0.15, validated: false, valid_until: null,"
         " paired_phone: P1, clock_set: true}\n"
     ).expect
-    assert got.fields == {"battery_low": True, "soc": 0.15, "validated": False, "valid_until": None, "paired_phone": "P1", "clock_set": True}
+    assert got.fields == {
+        "battery_low": True,
+        "soc": 0.15,
+        "validated": False,
+        "valid_until": None,
+        "paired_phone": "P1",
+        "clock_set": True,
+    }
     got = one_step("- status: {key: K1}\n  expect: {valid_until: 2026-01-15T08:00:00Z, paired_phone: null}\n").expect
-    assert got.fields == {"valid_until": datetime(2026, 1, 15, 8, tzinfo=timezone.utc), "paired_phone": None}
+    assert got.fields == {"valid_until": datetime(2026, 1, 15, 8, tzinfo=UTC), "paired_phone": None}
     got = one_step("- status: {lock: L1}\n  expect: {blocklist_version: 2, blocklist_size: 3000, events: 12, temperature_C: 85.5}\n").expect
     assert got.fields == {"blocklist_version": 2, "blocklist_size": 3000, "events": 12, "temperature_C": 85.5}
 
@@ -239,8 +278,12 @@ MALFORMED = [
     pytest.param("- advance: -5\n", STEP, "is not a duration", id="negative_duration"),
     pytest.param("- advance: 40000d\n", STEP, "longer than the longest duration", id="huge_duration"),
     pytest.param("- advance: [1s]\n", STEP, "must be a single value", id="duration_list"),
-    pytest.param("- open: {key: K1, lock: L1}\n  expect: ok\n", STEP + 1, "must be granted or {denied: REASON}, not ok", id="open_expect_ok"),
-    pytest.param("- open: {key: K1, lock: L1}\n  expect: {denied: too_cold}\n", STEP + 1, "denial reason must be one of", id="unknown_reason"),
+    pytest.param(
+        "- open: {key: K1, lock: L1}\n  expect: ok\n", STEP + 1, "must be granted or {denied: REASON}, not ok", id="open_expect_ok"
+    ),
+    pytest.param(
+        "- open: {key: K1, lock: L1}\n  expect: {denied: too_cold}\n", STEP + 1, "denial reason must be one of", id="unknown_reason"
+    ),
     pytest.param("- validate: {key: K1}\n  expect: {error: timeout}\n", STEP + 1, "error code must be one of", id="unknown_code"),
     pytest.param("- validate: {key: K1}\n  expect: granted\n", STEP + 1, "must be ok or {error: CODE}", id="validate_granted"),
     pytest.param("- block: {key: K1}\n  expect: {error: blocked}\n", STEP + 1, "must be ok, not", id="block_error"),
@@ -257,25 +300,43 @@ MALFORMED = [
     pytest.param("- battery_report:\n  expect: {keys: [K1, K5]}\n", STEP + 1, "unknown key 'K5'", id="report_unknown_key"),
     pytest.param("- battery_report:\n  expect: [K1]\n", STEP + 1, "must be a mapping with keys", id="report_list"),
     pytest.param("- battery_report: {key: K1}\n", STEP, "unknown key 'key'", id="report_argument"),
-    pytest.param("- audit: {lock: L1}\n  expect:\n    - {key: K1, result: granted}\n    - {key: K1, result: opened}\n", STEP + 3, "result must be one of granted, denied", id="audit_result"),
+    pytest.param(
+        "- audit: {lock: L1}\n  expect:\n    - {key: K1, result: granted}\n    - {key: K1, result: opened}\n",
+        STEP + 3,
+        "result must be one of granted, denied",
+        id="audit_result",
+    ),
     pytest.param("- audit: {lock: L1}\n  expect: [{key: K1}]\n", STEP + 1, "either result", id="audit_no_result"),
     pytest.param("- audit: {lock: L1}\n  expect: {key: K1, result: granted}\n", STEP + 1, "must be a list", id="audit_not_list"),
     pytest.param("- audit: {lock: L1, last: 0}\n", STEP, "last must be a whole number of at least 1", id="audit_last"),
     pytest.param("- set_battery: {key: K1, soc: 1.5}\n", STEP, "soc must be from 0 to 1, not 1.5", id="soc_range"),
     pytest.param("- set_temperature: {key: K1, celsius: 30, part: body}\n", STEP, "part applies to a lock", id="part_on_key"),
-    pytest.param("- set_temperature: {lock: L1, celsius: 30, part: handle}\n", STEP, "part must be one of body, keyhole", id="unknown_part"),
+    pytest.param(
+        "- set_temperature: {lock: L1, celsius: 30, part: handle}\n", STEP, "part must be one of body, keyhole", id="unknown_part"
+    ),
     pytest.param("- set_temperature: {lock: L1, celsius: -300}\n", STEP, "celsius must be from -273.15", id="below_absolute_zero"),
     pytest.param("- set_temperature: {lock: L1, celsius: .nan}\n", STEP, "celsius must be a finite number", id="nan"),
     pytest.param("- validate: {key: K1, online: perhaps}\n", STEP, "online must be true or false", id="online_bool"),
     pytest.param("- remove_battery: {key: K1}\n", STEP, "'for' is missing", id="remove_battery_for"),
-    pytest.param("- grant: {key: K1, locks: [L1], schedule: {days: [mon, fry]}}\n", STEP, "not 'fry' (did you mean 'fri'?)", id="schedule_day"),
-    pytest.param("- grant: {key: K1, locks: [L1], schedule: {from: \"16:00\", to: \"07:00\"}}\n", STEP, "from must be before to", id="schedule_order"),
-    pytest.param("- grant: {key: K1, locks: [L1], schedule: {from: \"7am\"}}\n", STEP, "not a time of day", id="schedule_time"),
+    pytest.param(
+        "- grant: {key: K1, locks: [L1], schedule: {days: [mon, fry]}}\n", STEP, "not 'fry' (did you mean 'fri'?)", id="schedule_day"
+    ),
+    pytest.param(
+        '- grant: {key: K1, locks: [L1], schedule: {from: "16:00", to: "07:00"}}\n', STEP, "from must be before to", id="schedule_order"
+    ),
+    pytest.param('- grant: {key: K1, locks: [L1], schedule: {from: "7am"}}\n', STEP, "not a time of day", id="schedule_time"),
     pytest.param("- grant: {key: K1, locks: [L1], schedule: {days: [mon, mon]}}\n", STEP, "a day is listed twice", id="schedule_dup_day"),
     pytest.param("- open: {key: K1, lock: L1, key: K2}\n", STEP, "'key' is given twice", id="duplicate_argument"),
-    pytest.param("- open: {key: K1, lock: L1}\n  expect: granted\n  expect: granted\n", STEP + 2, "'expect' is given twice", id="duplicate_expect"),
+    pytest.param(
+        "- open: {key: K1, lock: L1}\n  expect: granted\n  expect: granted\n", STEP + 2, "'expect' is given twice", id="duplicate_expect"
+    ),
     pytest.param("- open\n", STEP, "must be a mapping with one action", id="step_not_mapping"),
-    pytest.param("- open: {key: !!python/name:os.system K1, lock: L1}\n", STEP, "tags such as !!python/name:os.system are not supported", id="python_tag"),
+    pytest.param(
+        "- open: {key: !!python/name:os.system K1, lock: L1}\n",
+        STEP,
+        "tags such as !!python/name:os.system are not supported",
+        id="python_tag",
+    ),
     pytest.param("- open: {key: !secret K1, lock: L1}\n", STEP, "YAML tags such as !secret are not supported", id="custom_tag"),
     pytest.param("- open: {key: K1, lock: L1\n", STEP + 1, "not valid YAML", id="unclosed_flow"),
 ]
@@ -309,13 +370,33 @@ def test_malformed_steps_are_rejected_with_line_and_reason(steps, line, reason):
         pytest.param("timezone: Mars/Olympus\nsteps: [advance: 1s]\n", 1, "unknown time zone", id="timezone"),
         pytest.param("timezone: UTC\nsite: {timezone: UTC}\nsteps: [advance: 1s]\n", 2, "timezone is given twice", id="timezone_twice"),
         pytest.param("site: {keys: [{holder: x}]}\nsteps: [advance: 1s]\n", 1, "'id' is missing", id="key_without_id"),
-        pytest.param("site:\n  keys:\n    - {id: K1, battery: AA}\nsteps: [advance: 1s]\n", 3, "battery must be one of CR2032, CR2450, CR2", id="battery"),
+        pytest.param(
+            "site:\n  keys:\n    - {id: K1, battery: AA}\nsteps: [advance: 1s]\n",
+            3,
+            "battery must be one of CR2032, CR2450, CR2",
+            id="battery",
+        ),
         pytest.param("site:\n  keys:\n    - {id: K1, soc: 2}\nsteps: [advance: 1s]\n", 3, "soc must be from 0 to 1", id="key_soc"),
-        pytest.param("site:\n  keys:\n    - {id: K1, state: lost}\nsteps: [advance: 1s]\n", 3, "state must be one of approved, issued, unapproved", id="key_state"),
+        pytest.param(
+            "site:\n  keys:\n    - {id: K1, state: lost}\nsteps: [advance: 1s]\n",
+            3,
+            "state must be one of approved, issued, unapproved",
+            id="key_state",
+        ),
         pytest.param("site:\n  keys:\n    - {id: K1, id06_expires: never}\nsteps: [advance: 1s]\n", 3, "not an ISO date", id="card_expiry"),
         pytest.param("site:\n  keys:\n    - {id: K1, colour: red}\nsteps: [advance: 1s]\n", 3, "unknown key 'colour'", id="key_field"),
-        pytest.param("site:\n  locks:\n    - {id: L1, kind: door}\nsteps: [advance: 1s]\n", 3, "kind must be one of cylinder, padlock", id="lock_kind"),
-        pytest.param("site:\n  keys: [{id: K1}]\n  locks: [{id: K1}]\nsteps: [advance: 1s]\n", 3, "id 'K1' is already used by a key", id="duplicate_id"),
+        pytest.param(
+            "site:\n  locks:\n    - {id: L1, kind: door}\nsteps: [advance: 1s]\n",
+            3,
+            "kind must be one of cylinder, padlock",
+            id="lock_kind",
+        ),
+        pytest.param(
+            "site:\n  keys: [{id: K1}]\n  locks: [{id: K1}]\nsteps: [advance: 1s]\n",
+            3,
+            "id 'K1' is already used by a key",
+            id="duplicate_id",
+        ),
         pytest.param("site:\n  phones: [P1, P1]\nsteps: [advance: 1s]\n", 2, "id 'P1' is already used by a phone", id="duplicate_phone"),
         pytest.param("site:\n  phones: P1\nsteps: [advance: 1s]\n", 2, "site phones must be a list", id="phones_not_list"),
         pytest.param("site:\n  doors: []\nsteps: [advance: 1s]\n", 2, "unknown key 'doors'", id="site_field"),

@@ -1,14 +1,15 @@
 """The runner's matching rules, on a scripted engine: what passes, what fails, and where it stops."""
 
 import textwrap
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from scripted_engine import ScriptedEngine
+
 from keylock.host.scenario import report as scenario_report
 from keylock.host.scenario.engine import ScenarioEvent, StepResult
 from keylock.host.scenario.parse import parse_text
 from keylock.host.scenario.runner import numbers_match, run, summarize
-from scripted_engine import ScriptedEngine
 
 SITE = """\
 name: runner
@@ -29,11 +30,22 @@ def run_steps(steps: str, table=None):
 @pytest.mark.parametrize(
     "expected, seen, match",
     [
-        (0.5, 0.505, True), (0.5, 0.51, True), (0.5, 0.5101, False),  # 0.01 is larger than 1 % of 0.5
-        (100, 101, True), (100, 101.01, False), (100, 99, True),  # 1 % is larger than 0.01
-        (0, 0.01, True), (0, -0.01, True), (0, 0.011, False),
-        (3000, 3030, True), (3, 3, True), (3, 4, False),
-        (1, True, False), (1, "1", False), (1, None, False), (1, float("nan"), False),
+        (0.5, 0.505, True),
+        (0.5, 0.51, True),
+        (0.5, 0.5101, False),  # 0.01 is larger than 1 % of 0.5
+        (100, 101, True),
+        (100, 101.01, False),
+        (100, 99, True),  # 1 % is larger than 0.01
+        (0, 0.01, True),
+        (0, -0.01, True),
+        (0, 0.011, False),
+        (3000, 3030, True),
+        (3, 3, True),
+        (3, 4, False),
+        (1, True, False),
+        (1, "1", False),
+        (1, None, False),
+        (1, float("nan"), False),
     ],
 )
 def test_numbers_match_within_one_percent_or_a_hundredth(expected, seen, match):
@@ -95,8 +107,14 @@ def test_error_codes_must_match():
     assert report.passed
 
 
-KEY_STATUS = {"battery_low": True, "soc": 0.149, "validated": True, "valid_until": "2026-01-15T08:00:00+00:00",
-              "paired_phone": "P1", "clock_set": True}
+KEY_STATUS = {
+    "battery_low": True,
+    "soc": 0.149,
+    "validated": True,
+    "valid_until": "2026-01-15T08:00:00+00:00",
+    "paired_phone": "P1",
+    "clock_set": True,
+}
 
 
 @pytest.mark.parametrize(
@@ -131,8 +149,10 @@ def test_lock_status_fields_and_a_field_the_engine_did_not_report():
 
 
 def test_valid_until_may_be_a_datetime():
-    t = datetime(2026, 1, 15, 8, tzinfo=timezone.utc)
-    report, _ = run_steps("- status: {key: K1}\n  expect: {valid_until: 2026-01-15T08:00:00Z}\n", {1: StepResult(fields={"valid_until": t})})
+    t = datetime(2026, 1, 15, 8, tzinfo=UTC)
+    report, _ = run_steps(
+        "- status: {key: K1}\n  expect: {valid_until: 2026-01-15T08:00:00Z}\n", {1: StepResult(fields={"valid_until": t})}
+    )
     assert report.passed
 
 

@@ -3,6 +3,7 @@
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from keylock.host.scenario.model import ScenarioError
 from keylock.host.scenario.parse import parse_text
 from keylock.host.scenario.values import (
@@ -15,8 +16,21 @@ from keylock.host.scenario.values import (
 
 @pytest.mark.parametrize(
     "text, seconds",
-    [("90s", 90), ("15m", 900), ("2h", 7200), ("10d", 864000), ("1d2h", 93600), ("1h30m", 5400), ("2d3h4m5s", 183845),
-     ("90", 90), ("0", 0), ("0.5", 0.5), ("0.1s", 0.1), ("1.5h", 5400), ("36500d", MAX_DURATION_S)],
+    [
+        ("90s", 90),
+        ("15m", 900),
+        ("2h", 7200),
+        ("10d", 864000),
+        ("1d2h", 93600),
+        ("1h30m", 5400),
+        ("2d3h4m5s", 183845),
+        ("90", 90),
+        ("0", 0),
+        ("0.5", 0.5),
+        ("0.1s", 0.1),
+        ("1.5h", 5400),
+        ("36500d", MAX_DURATION_S),
+    ],
 )
 def test_known_durations(text, seconds):
     assert parse_duration(text) == pytest.approx(seconds)
@@ -64,11 +78,75 @@ def test_garbage_text_raises_only_scenario_error(text):
 
 # Text made of YAML's own punctuation and the scenario vocabulary reaches far deeper into the
 # parser than random characters do.
-_WORDS = ["steps:", "site:", "keys:", "locks:", "phones:", "expect:", "- ", "{", "}", "[", "]", ",", ":", " ", "\n",
-          "  ", "id: K1", "K1", "L1", "P1", "open:", "advance:", "status:", "audit:", "grant:", "key:", "lock:",
-          "locks:", "groups:", "schedule:", "days:", "from:", "to:", "10d", "1.5", "-3", "null", "true", "&a", "*a",
-          "!!str", "!x", "'", '"', "#", "denied:", "error:", "granted", "ok", "timezone:", "start:", "soc:", "last:",
-          "2026-01-05", "16:00", "?", "|", ">", "%", "@", "\t", "---", "...", "<<: *a", "~", "\x00", "é"]
+_WORDS = [
+    "steps:",
+    "site:",
+    "keys:",
+    "locks:",
+    "phones:",
+    "expect:",
+    "- ",
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    " ",
+    "\n",
+    "  ",
+    "id: K1",
+    "K1",
+    "L1",
+    "P1",
+    "open:",
+    "advance:",
+    "status:",
+    "audit:",
+    "grant:",
+    "key:",
+    "lock:",
+    "locks:",
+    "groups:",
+    "schedule:",
+    "days:",
+    "from:",
+    "to:",
+    "10d",
+    "1.5",
+    "-3",
+    "null",
+    "true",
+    "&a",
+    "*a",
+    "!!str",
+    "!x",
+    "'",
+    '"',
+    "#",
+    "denied:",
+    "error:",
+    "granted",
+    "ok",
+    "timezone:",
+    "start:",
+    "soc:",
+    "last:",
+    "2026-01-05",
+    "16:00",
+    "?",
+    "|",
+    ">",
+    "%",
+    "@",
+    "\t",
+    "---",
+    "...",
+    "<<: *a",
+    "~",
+    "\x00",
+    "é",
+]
 
 
 @settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])

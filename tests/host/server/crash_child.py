@@ -16,8 +16,10 @@ UPLOAD_LOCK_BASE = 10000  # each key uploads its own lock's events: the batch is
 
 
 def upload(i):
-    return [{"seq": s, "time": 1000 + s, "key_id": 1001 + i, "lock_id": UPLOAD_LOCK_BASE + i,
-             "outcome": 0, "reason": 0} for s in range(1, EVENTS + 1)]
+    return [
+        {"seq": s, "time": 1000 + s, "key_id": 1001 + i, "lock_id": UPLOAD_LOCK_BASE + i, "outcome": 0, "reason": 0}
+        for s in range(1, EVENTS + 1)
+    ]
 
 
 def validate(server, key, records):
@@ -32,10 +34,10 @@ def operations(server):
     locks = [f"L{j}" for j in range(LOCKS)]
     for i in range(KEYS):
         key = f"K{i}"
-        yield lambda: server.grant(key, locks=locks)
-        yield lambda: validate(server, key, upload(i))
-        yield lambda: server.block(key)
-        yield lambda: server.audit(key=key, reason="crash test", by="pytest")
+        yield lambda key=key: server.grant(key, locks=locks)
+        yield lambda key=key, i=i: validate(server, key, upload(i))
+        yield lambda key=key: server.block(key)
+        yield lambda key=key: server.audit(key=key, reason="crash test", by="pytest")
 
 
 def main():

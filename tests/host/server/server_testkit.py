@@ -1,8 +1,8 @@
 # Shared by the access-server tests (conftest.py puts this folder on sys.path): the start of
 # virtual time and a clock the server reads.
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-START_S = int(datetime(2026, 1, 5, 8, 0, tzinfo=timezone.utc).timestamp())  # a Monday, as in SCENARIOS.md
+START_S = int(datetime(2026, 1, 5, 8, 0, tzinfo=UTC).timestamp())  # a Monday, as in SCENARIOS.md
 DAY_S = 86400
 YEAR_S = 365 * DAY_S
 
@@ -23,7 +23,7 @@ class Clock:
 def lock_admits(credential, lock_id, group_ids, t_s):
     """How a lock reads a credential's rights at UTC time t_s: a right names this lock or one
     of its groups, its day bit is set for t_s's UTC weekday, and from_min <= minute < to_min."""
-    weekday = datetime.fromtimestamp(t_s, timezone.utc).weekday()
+    weekday = datetime.fromtimestamp(t_s, UTC).weekday()
     minute = (t_s % 86400) // 60
     for r in credential["rights"]:
         names_me = r["target"] == lock_id if r["kind"] == 0 else r["target"] in group_ids

@@ -7,8 +7,14 @@ from keylock.protocol.codes import Denial, Outcome
 
 
 def event(seq, lock_id=101, key_id=1001, t=START_S, denied=None):
-    return {"seq": seq, "time": t + seq, "key_id": key_id, "lock_id": lock_id,
-            "outcome": Outcome.DENIED if denied else Outcome.GRANTED, "reason": denied or Denial.NONE}
+    return {
+        "seq": seq,
+        "time": t + seq,
+        "key_id": key_id,
+        "lock_id": lock_id,
+        "outcome": Outcome.DENIED if denied else Outcome.GRANTED,
+        "reason": denied or Denial.NONE,
+    }
 
 
 def read(server, **kw):
@@ -78,14 +84,17 @@ def test_bad_filters_are_refused_and_not_recorded(site):
     assert site.audit_retrievals() == []
 
 
-@pytest.mark.parametrize("bad", [
-    {"seq": 1, "time": 1, "key_id": 1, "lock_id": 1, "outcome": 0},  # no reason
-    {"seq": -1, "time": 1, "key_id": 1, "lock_id": 1, "outcome": 0, "reason": 0},
-    {"seq": 1, "time": 1.5, "key_id": 1, "lock_id": 1, "outcome": 0, "reason": 0},
-    {"seq": 1, "time": 1, "key_id": 1, "lock_id": 1, "outcome": 2, "reason": 0},
-    {"seq": 1, "time": 1, "key_id": 1, "lock_id": 1, "outcome": 0, "reason": 99},
-    "not a record",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"seq": 1, "time": 1, "key_id": 1, "lock_id": 1, "outcome": 0},  # no reason
+        {"seq": -1, "time": 1, "key_id": 1, "lock_id": 1, "outcome": 0, "reason": 0},
+        {"seq": 1, "time": 1.5, "key_id": 1, "lock_id": 1, "outcome": 0, "reason": 0},
+        {"seq": 1, "time": 1, "key_id": 1, "lock_id": 1, "outcome": 2, "reason": 0},
+        {"seq": 1, "time": 1, "key_id": 1, "lock_id": 1, "outcome": 0, "reason": 99},
+        "not a record",
+    ],
+)
 def test_a_malformed_record_refuses_the_whole_upload(site, bad):
     with pytest.raises(ValueError):
         site.validate("K1", audit=[event(1), bad], soc=0.1)

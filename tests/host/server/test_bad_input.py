@@ -79,6 +79,7 @@ def test_refusals_are_not_value_errors(busy_site):
 
 def test_an_unknown_time_zone_is_refused(tmp_path, clock):
     from keylock.host.server import AccessServer
+
     with pytest.raises(ValueError, match="time zone"):
         AccessServer.create(str(tmp_path / "x.db"), now_s=clock, timezone="Mars/Olympus")
 
@@ -86,6 +87,7 @@ def test_an_unknown_time_zone_is_refused(tmp_path, clock):
 def test_more_rights_than_a_credential_carries_are_refused(clock):
     from keylock.host.server import AccessServer
     from keylock.protocol.messages import MAX_RIGHTS
+
     with AccessServer.create(":memory:", now_s=clock) as server:
         server.add_holder("H", "C", START_S + YEAR_S)
         server.add_key("K", "H")

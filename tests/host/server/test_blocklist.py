@@ -50,6 +50,7 @@ def test_a_blocked_key_is_refused_and_admitted_again_after_unblock(three_keys):
 
 def test_the_version_survives_reopening(three_keys, db_path, clock):
     from keylock.host.server import AccessServer
+
     three_keys.block("K3")
     with AccessServer.open(db_path, now_s=clock) as again:
         update = again.blocklist()

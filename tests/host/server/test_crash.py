@@ -42,8 +42,7 @@ def check(path):
             key_id = 1001 + i
             (grants,) = conn.execute("SELECT count(*) FROM grants WHERE key_id = ?", (key_id,)).fetchone()
             assert grants in (0, child.LOCKS), f"K{i}: {grants} of {child.LOCKS} grant rows"
-            (events,) = conn.execute("SELECT count(*) FROM audit_events WHERE lock_id = ?",
-                                     (child.UPLOAD_LOCK_BASE + i,)).fetchone()
+            (events,) = conn.execute("SELECT count(*) FROM audit_events WHERE lock_id = ?", (child.UPLOAD_LOCK_BASE + i,)).fetchone()
             (validated,) = conn.execute("SELECT validated_at_s IS NOT NULL FROM keys WHERE id = ?", (key_id,)).fetchone()
             (readings,) = conn.execute("SELECT count(*) FROM battery_readings WHERE key_id = ?", (key_id,)).fetchone()
             # A validation stores its upload, the battery reading and the validation together.
@@ -83,7 +82,7 @@ def test_killed_at_a_random_moment(tmp_path):
     path = str(tmp_path / "crash.db")
     make_site(path)
     rng = random.Random(7)
-    for run in range(5):
+    for _run in range(5):
         proc = run_child(path, "forever")
         assert proc.stdout.readline() == "ready\n"
         time.sleep(rng.uniform(0.0, 0.4))  # when to pull the plug; nothing is timed or asserted on it

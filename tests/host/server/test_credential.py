@@ -16,8 +16,7 @@ def lock_server_key(server, lock):
 def test_the_credential_verifies_on_every_lock_and_any_change_breaks_it(site):
     site.grant("K1", locks=["L3"])
     cred = site.validate("K1").credential
-    assert set(cred) == {"key_id", "issued_at", "not_before", "not_after", "valid_until",
-                         "blocklist_version", "rights", "mac"}
+    assert set(cred) == {"key_id", "issued_at", "not_before", "not_after", "valid_until", "blocklist_version", "rights", "mac"}
     for lock in ("L1", "L2", "L3"):
         _, _, server_key = lock_server_key(site, lock)
         assert signed.credential_ok(server_key, cred)
@@ -34,6 +33,7 @@ def test_the_blocklist_verifies_with_the_lock_site_secret(site):
 
 def test_another_site_cannot_verify(site, tmp_path, clock):
     from keylock.host.server import AccessServer
+
     other = AccessServer.create(str(tmp_path / "other.db"), now_s=clock)
     other.add_lock("L1")
     cred = site.validate("K1").credential

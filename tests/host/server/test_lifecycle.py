@@ -85,14 +85,17 @@ def test_card_expired_and_card_blocked(site, clock):
     assert refused(site, "K3") == "card_expired"
 
 
-@pytest.mark.parametrize("blocked, card, state, expected", [
-    (True, "expired", "issued", "blocked"),
-    (True, "ok", "receipt_signed", "blocked"),
-    (False, "expired", "issued", "card_expired"),
-    (False, "blocked", "receipt_signed", "card_expired"),
-    (False, "ok", "issued", "not_activated"),
-    (False, "ok", "receipt_signed", "unapproved"),
-])
+@pytest.mark.parametrize(
+    "blocked, card, state, expected",
+    [
+        (True, "expired", "issued", "blocked"),
+        (True, "ok", "receipt_signed", "blocked"),
+        (False, "expired", "issued", "card_expired"),
+        (False, "blocked", "receipt_signed", "card_expired"),
+        (False, "ok", "issued", "not_activated"),
+        (False, "ok", "receipt_signed", "unapproved"),
+    ],
+)
 def test_precedence(server, blocked, card, state, expected):
     expires_s = START_S - 1 if card == "expired" else START_S + YEAR_S
     server.add_holder("H", "C-1", expires_s, blocked=card == "blocked")

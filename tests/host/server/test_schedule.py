@@ -1,5 +1,5 @@
 # Schedules: local time in, UTC rights out, with the site's UTC offset at issue time.
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import given
@@ -10,13 +10,20 @@ from keylock.firmware import codec
 from keylock.host.server import AccessServer, parse_schedule
 from keylock.host.server.schedule import ALL_DAYS, DAY_MIN, DAY_NAMES, WEEK_MIN, Schedule, allows, utc_windows
 
-MON, TUE, WED, THU, FRI, SAT, SUN = (codec.DAY_MON, codec.DAY_TUE, codec.DAY_WED, codec.DAY_THU,
-                                     codec.DAY_FRI, codec.DAY_SAT, codec.DAY_SUN)
+MON, TUE, WED, THU, FRI, SAT, SUN = (
+    codec.DAY_MON,
+    codec.DAY_TUE,
+    codec.DAY_WED,
+    codec.DAY_THU,
+    codec.DAY_FRI,
+    codec.DAY_SAT,
+    codec.DAY_SUN,
+)
 WORKDAYS = {"days": ["mon", "tue", "wed", "thu", "fri"], "from": "07:00", "to": "16:00"}
 
 
 def utc_s(*args):
-    return int(datetime(*args, tzinfo=timezone.utc).timestamp())
+    return int(datetime(*args, tzinfo=UTC).timestamp())
 
 
 def site_in(tmp_path, tz, now_s):
@@ -35,20 +42,23 @@ def test_parse_the_scenario_form():
     assert parse_schedule({"days": ["sun"], "from": "23:59", "to": "24:00"}) == Schedule(SUN, 1439, 1440)
 
 
-@pytest.mark.parametrize("bad", [
-    {"days": ["mon"], "from": "7:00", "to": "16:00"},
-    {"days": ["mon"], "from": "07:60", "to": "16:00"},
-    {"days": ["mon"], "from": "24:00", "to": "16:00"},
-    {"days": ["mon"], "from": "07:00", "to": "24:01"},
-    {"days": ["mon"], "from": "07:00", "to": "25:00"},
-    {"days": ["mon"], "from": "07:00", "to": 960},  # YAML 1.1 reads unquoted 16:00 as 960
-    {"days": ["mon"], "from": "07:00", "to": "07:00"},
-    {"days": ["monday"]},
-    {"days": []},
-    {"days": "mon"},
-    {"days": ["mon"], "start": "07:00"},
-    "mon 07:00-16:00",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"days": ["mon"], "from": "7:00", "to": "16:00"},
+        {"days": ["mon"], "from": "07:60", "to": "16:00"},
+        {"days": ["mon"], "from": "24:00", "to": "16:00"},
+        {"days": ["mon"], "from": "07:00", "to": "24:01"},
+        {"days": ["mon"], "from": "07:00", "to": "25:00"},
+        {"days": ["mon"], "from": "07:00", "to": 960},  # YAML 1.1 reads unquoted 16:00 as 960
+        {"days": ["mon"], "from": "07:00", "to": "07:00"},
+        {"days": ["monday"]},
+        {"days": []},
+        {"days": "mon"},
+        {"days": ["mon"], "start": "07:00"},
+        "mon 07:00-16:00",
+    ],
+)
 def test_bad_schedules_are_refused(bad):
     with pytest.raises(ValueError):
         parse_schedule(bad)
@@ -67,12 +77,14 @@ def test_stockholm_winter_and_summer(tmp_path):
     winter = site_in(tmp_path, "Europe/Stockholm", START_S)
     winter.grant("K", locks=["L"], schedule=WORKDAYS)
     assert [(r["days"], r["from_min"], r["to_min"]) for r in winter.validate("K").credential["rights"]] == [
-        (MON | TUE | WED | THU | FRI, 360, 900)]
+        (MON | TUE | WED | THU | FRI, 360, 900)
+    ]
     winter.close()
     summer = site_in(tmp_path, "Europe/Stockholm", utc_s(2026, 7, 6, 8))
     summer.grant("K", locks=["L"], schedule=WORKDAYS)
     assert [(r["days"], r["from_min"], r["to_min"]) for r in summer.validate("K").credential["rights"]] == [
-        (MON | TUE | WED | THU | FRI, 300, 840)]
+        (MON | TUE | WED | THU | FRI, 300, 840)
+    ]
     summer.close()
 
 
@@ -94,15 +106,13 @@ def test_a_west_of_utc_window_shifts_forward_past_sunday_into_monday(tmp_path):
     # New York is UTC-5 in January: Sunday 20:00-23:00 local is Monday 01:00-04:00 UTC.
     server = site_in(tmp_path, "America/New_York", START_S)
     server.grant("K", locks=["L"], schedule={"days": ["sun"], "from": "20:00", "to": "23:00"})
-    assert [(r["days"], r["from_min"], r["to_min"]) for r in server.validate("K").credential["rights"]] == [
-        (MON, 60, 240)]
+    assert [(r["days"], r["from_min"], r["to_min"]) for r in server.validate("K").credential["rights"]] == [(MON, 60, 240)]
     server.close()
 
 
 def test_a_night_shift_crossing_local_midnight():
     # Friday 22:00 to Saturday 06:00 local on a UTC site.
-    assert utc_windows([parse_schedule({"days": ["fri"], "from": "22:00", "to": "06:00"})], 0) == [
-        (FRI, 1320, 1440), (SAT, 0, 360)]
+    assert utc_windows([parse_schedule({"days": ["fri"], "from": "22:00", "to": "06:00"})], 0) == [(FRI, 1320, 1440), (SAT, 0, 360)]
 
 
 def test_windows_of_one_target_are_merged():
@@ -143,11 +153,14 @@ def test_times_parse_to_minutes(day, hours, minutes):
 def test_the_scenario_parser_form_is_accepted():
     # host.scenario gives schedules as day names and minutes: the same Schedule results.
     from types import SimpleNamespace
+
     parsed = SimpleNamespace(days=("mon", "tue", "wed", "thu", "fri"), from_min=420, to_min=960)
     assert parse_schedule(parsed) == parse_schedule(WORKDAYS)
-    for bad in (SimpleNamespace(days=("mon",), from_min=420, to_min=1441),
-                SimpleNamespace(days=("mon",), from_min=-1, to_min=60),
-                SimpleNamespace(days=(), from_min=0, to_min=60),
-                SimpleNamespace(days=("mon",), from_min=60, to_min=60)):
+    for bad in (
+        SimpleNamespace(days=("mon",), from_min=420, to_min=1441),
+        SimpleNamespace(days=("mon",), from_min=-1, to_min=60),
+        SimpleNamespace(days=(), from_min=0, to_min=60),
+        SimpleNamespace(days=("mon",), from_min=60, to_min=60),
+    ):
         with pytest.raises(ValueError):
             parse_schedule(bad)

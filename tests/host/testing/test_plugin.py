@@ -39,8 +39,12 @@ def test_lock_status(lock):
 @pytest.fixture(scope="module")
 def emulate():
     """A separate `keylock emulate` process: its JSON line, then it is always terminated."""
-    process = subprocess.Popen([sys.executable, "-m", "keylock.host.cli", "emulate", "--keys", "2", "--locks", "1", "--duration", "300"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keylock.host.cli", "emulate", "--keys", "2", "--locks", "1", "--duration", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ready, _, _ = select.select([process.stdout], [], [], 60)
         assert ready, "keylock emulate printed nothing in 60 s"
@@ -75,22 +79,27 @@ def test_the_same_module_runs_against_another_keylock_emulate(pytester, emulate,
 
 
 def test_a_failed_test_shows_the_frames_exchanged(pytester):
-    pytester.makepyfile(test_fails="""
+    pytester.makepyfile(
+        test_fails="""
         def test_fails(key):
             assert key.status()["paired_phone"] == 12345
-    """)
+    """
+    )
     result = pytester.runpytest(*QUIET)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines([
-        "*- frames exchanged with K1 (keylock://127.0.0.1:*/K1) -*",
-        "-> STATUS_REQUEST seq 1",
-        "     a502004201*",
-        '<- KEY_STATUS seq 1 {"key_id":1001,*"paired_phone":0,*',
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*- frames exchanged with K1 (keylock://127.0.0.1:*/K1) -*",
+            "-> STATUS_REQUEST seq 1",
+            "     a502004201*",
+            '<- KEY_STATUS seq 1 {"key_id":1001,*"paired_phone":0,*',
+        ]
+    )
 
 
 def test_indirect_parametrization_comes_first(pytester):
-    pytester.makepyfile(test_params="""
+    pytester.makepyfile(
+        test_params="""
         import pytest
 
         @pytest.mark.parametrize("key", ["K2"], indirect=True)
@@ -106,13 +115,15 @@ def test_indirect_parametrization_comes_first(pytester):
             from keylock.host.link.device import Device
             with Device(site.devices["L1"]["socket"]) as lock:
                 assert lock.info()["role"] == "lock"
-    """)
+    """
+    )
     result = pytester.runpytest(*QUIET)
     result.assert_outcomes(passed=3)
 
 
 def test_the_emulated_world_can_be_acted_on_and_skips_on_given_ports(pytester, emulate):
-    pytester.makepyfile(test_world="""
+    pytester.makepyfile(
+        test_world="""
         def test_opening_is_audited(site, key):
             assert site.open("K1", "L1") == {"outcome": "granted", "reason": "none"}
             with site.device("L1") as lock:
@@ -121,14 +132,17 @@ def test_the_emulated_world_can_be_acted_on_and_skips_on_given_ports(pytester, e
 
         def test_a_lock_needs_a_lock(lock):
             assert lock.info()["role"] == "lock"
-    """)
+    """
+    )
     pytester.runpytest(*QUIET).assert_outcomes(passed=2)
     result = pytester.runpytest(*QUIET, "-rs", "--key-port", emulate["devices"]["K1"]["socket"])
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines([
-        "*given by port, not emulated: nothing to act on physically*",
-        "*no lock among the devices under test*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*given by port, not emulated: nothing to act on physically*",
+            "*no lock among the devices under test*",
+        ]
+    )
 
 
 def test_a_port_of_the_wrong_role_is_an_error(pytester, emulate):

@@ -1,6 +1,7 @@
-"""The pytest plugin, run through pytester: collection, names, options, failures, bad files."""
+"""The pytest plugin's scenario files, run through pytester: collection, names, options, failures, bad files."""
 
 import pytest
+
 from keylock.host.emulator.factory import ENGINE_ENV
 
 pytest_plugins = ["pytester"]
