@@ -25,12 +25,17 @@ def registered() -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _summary(doc: str | None) -> str:
+    """The first sentence of a module's docstring, on one line."""
+    paragraph = " ".join((doc or "").strip().split("\n\n")[0].split())
+    return paragraph.split(". ")[0].rstrip(".")
+
+
 def run(args) -> int:
     benchmarks = registered()
     if args.name is None:
         for name, ep in sorted(benchmarks.items()):
-            doc = (importlib.import_module(ep.module).__doc__ or "").strip().splitlines()
-            print(f"  {name:<12} {doc[0] if doc else ep.value}")
+            print(f"  {name:<13} {_summary(importlib.import_module(ep.module).__doc__) or ep.value}")
         return 0
     if args.name not in benchmarks:
         raise UsageError(f"no benchmark {args.name!r}; there are: {', '.join(sorted(benchmarks)) or 'none installed'}")
