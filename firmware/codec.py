@@ -47,7 +47,7 @@ CRC_LEN = const(4)
 OVERHEAD = const(9)
 
 # --- shared figures (protocol/codes.py)
-PROTOCOL_VERSION = const(1)
+PROTOCOL_VERSION = const(2)
 LOW_BATTERY_PERMILLE = const(150)
 
 # --- MsgType (protocol/codes.py)
@@ -124,7 +124,8 @@ ERR_BAD_SIGNATURE = const(67)
 ERR_STALE = const(68)
 ERR_STORAGE = const(69)
 ERR_WRONG_ROLE = const(70)
-_V_ERRORCODE = (0, 1, 2, 3, 4, 5, 6, 7, 64, 65, 66, 67, 68, 69, 70)
+ERR_BLOCKLIST_NEEDED = const(71)
+_V_ERRORCODE = (0, 1, 2, 3, 4, 5, 6, 7, 64, 65, 66, 67, 68, 69, 70, 71)
 
 # --- KeyFlag (protocol/codes.py)
 FLAG_BATTERY_LOW = const(1)

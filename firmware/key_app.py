@@ -25,6 +25,7 @@ _DECISION = const(3)
 _BLOCKLIST = const(4)
 _AUDIT = const(5)
 _ACK = const(6)
+_BLOCKLIST_FIRST = const(7)  # handing the blocklist over before the lock decides
 
 
 class KeyApp:
@@ -46,6 +47,9 @@ class KeyApp:
         self.blocklist = codec.decode(codec.T_BLOCKLIST_UPDATE, raw) if raw else None
         self.state = _IDLE
         self.outcome = None
+        self._hs = None
+        self._session = None
+        self._lock_id = 0
 
     @property
     def key_id(self):
@@ -107,7 +111,10 @@ class KeyApp:
         return 0
 
     def on_lock_frame(self, raw):
-        """The next frame to send, or None when the transaction is over (see self.outcome)."""
+        """The next frame to send, or None when the transaction is over (see self.outcome).
+        Never raises: a frame that does not belong to the transaction ends it."""
+        if self.state == _IDLE or self._hs is None:
+            return None  # no transaction: whatever the lock says is not an answer to us
         try:
             if self.state == _HANDSHAKE:
                 proof = self._hs.on_challenge(raw)
@@ -116,13 +123,25 @@ class KeyApp:
             if self.state == _PROOF:
                 self._session = self._hs.on_accept(raw)
                 self.state = _DECISION
-                return self._session.seal(codec.T_CREDENTIAL, 1, {"key_time": self.dev.now_s(), "credential": self.credential})
+                return self._credential()
+            if self._session is None:
+                self.state = _IDLE
+                return None
             t, _seq, m = self._session.open(raw)
         except (handshake.HandshakeError, SessionError):
             if self.state in (_HANDSHAKE, _PROOF, _DECISION):
                 self._finish(codec.OUTCOME_DENIED, codec.DENIAL_AUTH_FAILED, 0)
             self.state = _IDLE
             return None
+        if self.state == _DECISION and t == codec.T_RESULT and m["code"] == codec.ERR_BLOCKLIST_NEEDED:
+            if self.blocklist is None:
+                self.state = _DECISION
+                return self._credential()  # nothing to hand over: the lock decides on what it has
+            self.state = _BLOCKLIST_FIRST
+            return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, self.blocklist)
+        if self.state == _BLOCKLIST_FIRST and t == codec.T_RESULT:
+            self.state = _DECISION
+            return self._credential()
         if self.state == _DECISION and t == codec.T_DECISION:
             self._lock_id = m["lock_id"]
             self._finish(m["outcome"], m["reason"], m["lock_id"])
@@ -144,9 +163,16 @@ class KeyApp:
         self.state = _IDLE  # an ACK's RESULT, or anything unexpected: the transaction is over
         return None
 
+    def _credential(self):
+        session = self._session
+        assert session is not None  # only called once the handshake made one
+        return session.seal(codec.T_CREDENTIAL, 1, {"key_time": self.dev.now_s() or 0, "credential": self.credential})
+
     def _read_audit(self):
+        session = self._session
+        assert session is not None
         self.state = _AUDIT
-        return self._session.seal(codec.T_AUDIT_READ, 3, {"from_seq": 0, "max_count": AUDIT_BATCH_MAX})
+        return session.seal(codec.T_AUDIT_READ, 3, {"from_seq": 0, "max_count": AUDIT_BATCH_MAX})
 
     def _finish(self, outcome, reason, lock_id):
         self.outcome = (outcome, reason)

@@ -2,7 +2,12 @@
 # authenticates the key (handshake responder), verifies the server-issued credential and
 # decides; it drives the motor only for a fully verified, authorised, valid key within its
 # temperature range, writes every decision to its audit ring before answering, adopts a
-# newer signed blocklist a key carries, and copies its new events to keys.
+# newer signed blocklist a key carries (before deciding, when the key's credential says the
+# key has one), and copies its new events to keys.
+#
+# Time: the lock has no clock and believes only what the server signed. A key's claimed time
+# counts only within its credential's [issued_at, valid_until]; the rollback guard moves only
+# on a grant, and only to the credential's signed issued_at, so no key can push a lock ahead.
 from struct import pack, unpack_from
 
 from . import audit, codec, crypto, frame, handshake, signed, storage, version
@@ -12,7 +17,7 @@ from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests
 
 TEMP_MAX_dC = const(850)  # rated to 85 C
 TEMP_MIN_dC = const(-250)  # and down to -25 C
-CLOCK_SLACK_S = const(60)  # keys' clocks may differ by this much before it counts as rollback
+CLOCK_SLACK_S = const(60)  # a key's clock may run this far behind signed time before it counts as rollback
 AUDIT_RECORD_LEN = audit.RECORD_LEN
 AUDIT_BATCH_MAX = const(64)
 
@@ -58,6 +63,8 @@ class LockApp:
         self.copy_from = unpack_from("<L", raw)[0] if raw else 0  # the first event no key has taken yet
         self._session = None
         self._key_id = 0
+        self._asked_blocklist = False  # this session already asked the key for its blocklist
+        self._decided = False  # one decision per session
         if self.cfg:
             site = crypto.HmacKey(self.cfg["secret"])
             self._server = crypto.server_key(site)
@@ -91,6 +98,7 @@ class LockApp:
                 return None
             self._session = self._responder.session
             self._key_id = self._responder.key_id
+            self._asked_blocklist = self._decided = False
             return reply
         if not secured or self._session is None:
             return None
@@ -99,6 +107,14 @@ class LockApp:
         except SessionError:
             return None
         if t == codec.T_CREDENTIAL:
+            if self._decided:
+                return self._seal(codec.T_RESULT, seq, {"code": codec.ERR_BAD_REQUEST})
+            if self._wants_blocklist(m["credential"]):
+                # The key carries a newer signed blocklist: adopt it before deciding, so an
+                # unblocked key opens at once and a newly blocked one is refused at once.
+                self._asked_blocklist = True
+                return self._seal(codec.T_RESULT, seq, {"code": codec.ERR_BLOCKLIST_NEEDED})
+            self._decided = True
             return self._seal(codec.T_DECISION, seq, self._decide(m["key_time"], m["credential"]))
         if t == codec.T_BLOCKLIST_UPDATE:
             return self._seal(codec.T_RESULT, seq, {"code": self._adopt_blocklist(m)})
@@ -114,12 +130,20 @@ class LockApp:
         assert session is not None  # only called after a frame was opened in the session
         return session.seal(t, seq, m)
 
+    def _wants_blocklist(self, cred):
+        return (
+            not self._asked_blocklist
+            and cred["key_id"] == self._key_id
+            and cred["blocklist_version"] > self.blocklist["version"]
+            and signed.credential_ok(self._server, cred)
+        )
+
     def _decide(self, key_time, cred):
         reason = self._check(key_time, cred)
-        if reason not in (codec.DENIAL_AUTH_FAILED, codec.DENIAL_CLOCK_ROLLBACK) and self.highest_time < key_time <= cred["valid_until"]:
-            # An authenticated, validated key's time moves the rollback guard forward.
-            self.highest_time = key_time
-            self.store.put("time", pack("<L", key_time))
+        if reason == codec.DENIAL_NONE and cred["issued_at"] > self.highest_time:
+            # Only a grant moves the rollback guard, and only to the server's signed time.
+            self.highest_time = cred["issued_at"]
+            self.store.put("time", pack("<L", self.highest_time))
         if reason == codec.DENIAL_NONE:
             self.dev.motor_pulse()  # the emulator may cut power here: then nothing is recorded
         self._record(self._key_id, key_time, reason)
@@ -130,8 +154,8 @@ class LockApp:
         # Deny unless everything holds; the first failed check is the reason recorded.
         if cred["key_id"] != self._key_id or not signed.credential_ok(self._server, cred):
             return codec.DENIAL_AUTH_FAILED
-        if key_time + CLOCK_SLACK_S < self.highest_time:
-            return codec.DENIAL_CLOCK_ROLLBACK
+        if key_time + CLOCK_SLACK_S < cred["issued_at"] or key_time + CLOCK_SLACK_S < self.highest_time:
+            return codec.DENIAL_CLOCK_ROLLBACK  # earlier than signed time: the key's clock was set back
         if self.dev.temperature_dC > TEMP_MAX_dC:
             return codec.DENIAL_OVER_TEMPERATURE
         if self.dev.temperature_dC < TEMP_MIN_dC:

@@ -91,6 +91,7 @@ class ErrorCode(IntEnum):
     STALE = 68  # older than what the device already holds
     STORAGE = 69  # flash could not be written
     WRONG_ROLE = 70
+    BLOCKLIST_NEEDED = 71  # lock -> key: your credential names a newer blocklist than mine: hand it over first
 
 
 class KeyFlag(IntFlag):
@@ -123,7 +124,7 @@ DENIAL_REASONS = tuple(denial.name.lower() for denial in Denial if denial is not
 PUBLIC_ERROR_CODES = tuple(code.name.lower() for code in ErrorCode if 0 < code < 32)  # SCENARIOS.md `error:`
 
 # Figures key, lock, server and tools must agree on; the firmware codec exports them too.
-PROTOCOL_VERSION = 1  # INFO.protocol_version: bump when a frame or message changes incompatibly
+PROTOCOL_VERSION = 2  # INFO.protocol_version: bump when a frame, message or exchange changes incompatibly
 LOW_BATTERY_PERMILLE = 150  # at or below this a key warns (KeyFlag.BATTERY_LOW) and is on the battery report
 LOW_BATTERY_SOC = LOW_BATTERY_PERMILLE / 1000
 EXPORTED_FIGURES = ("PROTOCOL_VERSION", "LOW_BATTERY_PERMILLE")

@@ -3,9 +3,12 @@ keylock:// (the `via` parameter): same command, same answer."""
 
 import json
 
+from keylock.firmware.version import FW_VERSION
 from keylock.host.cli import main
-from keylock.protocol.codes import MsgType
+from keylock.protocol.codes import PROTOCOL_VERSION, MsgType
 from keylock.protocol.frame import crc32, encode_frame
+
+FIRMWARE = ".".join(map(str, FW_VERSION))
 
 PHONES = {"pty": 7001, "socket": 7002, "url": 7003}  # one per endpoint kind: tests stay independent
 
@@ -33,12 +36,12 @@ def test_info_names_role_id_and_firmware(served, via, capsys):
         assert got == {
             "role": served.devices[name]["role"],
             "id": served.devices[name]["id"],
-            "firmware": "0.1.0",
-            "protocol": 1,
+            "firmware": FIRMWARE,
+            "protocol": PROTOCOL_VERSION,
             "board": f"keylock-{served.devices[name]['role']}",
         }
     code, out, _ = cli(capsys, "--port", port(served, "K1", via), "info")
-    assert code == 0 and out == "key 1001  firmware 0.1.0  protocol 1  board keylock-key\n"
+    assert code == 0 and out == f"key 1001  firmware {FIRMWARE}  protocol {PROTOCOL_VERSION}  board keylock-key\n"
 
 
 def test_the_same_command_gives_the_same_answer_from_every_endpoint(served, capsys):
