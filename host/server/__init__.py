@@ -8,8 +8,13 @@ trails read only for a stated reason, and battery reports.
     server.add_lock("L1", group="depot", kind="padlock")
     server.grant("K1", groups=["depot"], schedule={"days": ["mon"], "from": "07:00", "to": "16:00"})
     validation = server.validate("K1")  # or ServerError with .code
+
+Names are checked and normalised (names.check_name: ValueError for bad ones); a storage
+failure such as a full disk is a StorageError, the call rolled back.
 """
 
+from .db import StorageError
+from .names import MAX_NAME_LEN, MAX_TEXT_LEN, check_name
 from .records import VALIDATION_REFUSALS, AuditEvent, KeyInfo, Retrieval, ServerError, Validation
 from .schedule import parse as parse_schedule
 from .server import VALIDATION_S, AccessServer
@@ -19,9 +24,13 @@ __all__ = [
     "AuditEvent",
     "VALIDATION_REFUSALS",
     "KeyInfo",
+    "MAX_NAME_LEN",
+    "MAX_TEXT_LEN",
     "Retrieval",
     "ServerError",
+    "StorageError",
     "VALIDATION_S",
     "Validation",
+    "check_name",
     "parse_schedule",
 ]

@@ -3,11 +3,16 @@
 Crash safety comes from SQLite itself, used the careful way: the write-ahead log, fsync on
 every commit (synchronous=FULL, so a commit the caller saw survives power loss, not only a
 process kill), and each public mutating call wrapped in one BEGIN IMMEDIATE ... COMMIT, so a
-crash at any point leaves either all of an operation or none of it.
+crash at any point leaves either all of an operation or none of it. A storage failure (a
+full disk, an I/O error, the write lock not to be had) is rolled back the same way and
+raised as StorageError, here where it is detected: the server's refusals (records.ServerError)
+and its bad-input errors (ValueError) are another matter.
 """
 
 import sqlite3
 from contextlib import contextmanager
+
+from ..errors import KeylockError
 
 # Each migration takes the schema from version i to i + 1. Statements are run one by one
 # inside the migration's transaction: executescript() would commit behind our back.
@@ -87,33 +92,132 @@ MIGRATIONS = [
             soc REAL NOT NULL CHECK (soc BETWEEN 0 AND 1))""",
         "CREATE INDEX battery_by_key ON battery_readings (key_id, time_s)",
     ],
+    # An emulated site's virtual clock, so every client of its database (the CLI, the test
+    # fixtures) runs on the site's time and not the wall clock: virtual_s at wall time wall_s
+    # (UNIX seconds), running at `speed`. No row: a real site, on the wall clock.
+    [
+        """CREATE TABLE emulated_clock (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            virtual_s REAL NOT NULL,
+            wall_s REAL NOT NULL,
+            speed REAL NOT NULL CHECK (speed > 0))""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+class StorageError(KeylockError):
+    """The database could not do what a call asked (the disk is full, an I/O error, the file
+    is locked, read-only or damaged). The call's transaction was rolled back: nothing of it
+    was written, and the server is usable again once the cause is fixed. Not a
+    records.ServerError, which is the server refusing a key (its `.code` one of
+    VALIDATION_REFUSALS, which callers such as the emulator report as the key's outcome);
+    this is the server failing. A KeylockError, so the CLI prints it and exits 1.
+    `.sqlite_error` is SQLite's name for the error, e.g. "SQLITE_FULL"."""
+
+    def __init__(self, message, sqlite_error=None):
+        super().__init__(message)
+        self.sqlite_error = sqlite_error
+
+
+# SQLite's errors that say the storage failed, not that keylock's SQL is wrong, by primary
+# result code (extended codes such as SQLITE_IOERR_WRITE share their primary's text). They
+# become StorageError; any other sqlite3 error (SQLITE_ERROR, SQLITE_CONSTRAINT, misuse) is a
+# bug in keylock and is left as it is, after the same rollback.
+STORAGE_ERRORS = {
+    "SQLITE_FULL": ("the database or the disk holding it is full", "free space (or raise the size limit) and try again"),
+    "SQLITE_IOERR": ("the disk reported an I/O error", "check the disk"),
+    "SQLITE_BUSY": ("another process held the write lock past the busy timeout", "try again"),
+    "SQLITE_LOCKED": ("the database is locked by another statement on this connection", "try again"),
+    "SQLITE_READONLY": ("the database is read-only", "check the file's permissions and file system"),
+    "SQLITE_CANTOPEN": ("the database file cannot be opened", "check the path and permissions"),
+    "SQLITE_PERM": ("access to the database file was denied", "check the file's permissions"),
+    "SQLITE_CORRUPT": ("the database file is damaged", "restore it from a backup"),
+    "SQLITE_NOTADB": ("the file is not an SQLite database", "check the path"),
+    "SQLITE_NOMEM": ("SQLite ran out of memory", "try again"),
+    "SQLITE_NOLFS": ("the system does not support a database this large", "move it"),
+    "SQLITE_PROTOCOL": ("the database's locking protocol failed", "try again"),
+}
+
+
+def _primary_name(exc):
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return "_".join(name.split("_")[:2])
+
+
+def storage_error(exc, context=""):
+    """A StorageError for `exc` if it is a storage failure (STORAGE_ERRORS), else None."""
+    if not isinstance(exc, sqlite3.DatabaseError) or isinstance(exc, (sqlite3.IntegrityError, sqlite3.ProgrammingError)):
+        return None
+    primary = _primary_name(exc)
+    if primary not in STORAGE_ERRORS:
+        return None
+    name = getattr(exc, "sqlite_errorname", primary)
+    problem, remedy = STORAGE_ERRORS[primary]
+    return StorageError(f"access-server database: {problem} ({name}: {exc}){context}; {remedy}", name)
+
+
+@contextmanager
+def storage_errors(context=""):
+    """Raise a storage failure inside as StorageError (from the sqlite3 error)."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        error = storage_error(exc, context)
+        if error is None:
+            raise
+        raise error from exc
+
+
 def connect(path):
     """A connection with the settings every use needs. Transactions are explicit
-    (isolation_level=None): the sqlite3 module's implicit ones would not be IMMEDIATE."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA journal_mode = WAL")  # persistent in the file; ':memory:' stays 'memory'
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA busy_timeout = 5000")  # wait for another writer instead of failing
+    (isolation_level=None): the sqlite3 module's implicit ones would not be IMMEDIATE.
+    A file that cannot be opened as a database is a StorageError."""
+    with storage_errors():
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA journal_mode = WAL")  # persistent in the file; ':memory:' stays 'memory'
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA busy_timeout = 5000")  # wait for another writer instead of failing
+        except BaseException:
+            conn.close()
+            raise
     return conn
+
+
+_ROLLED_BACK = "; the operation was rolled back, nothing of it was written"
 
 
 @contextmanager
 def transaction(conn):
-    """BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any exception. IMMEDIATE takes the write
-    lock up front, so two writers cannot both read and then collide at their first write."""
-    conn.execute("BEGIN IMMEDIATE")
+    """BEGIN IMMEDIATE ... COMMIT; ROLLBACK on any exception, the COMMIT's own included.
+    IMMEDIATE takes the write lock up front, so two writers cannot both read and then
+    collide at their first write. A storage failure (a full disk: SQLITE_FULL, an I/O error,
+    the lock not to be had) at any statement or at the commit is raised as StorageError,
+    after the rollback, so the caller sees one clear error and the database all of the call
+    or none of it."""
+    with storage_errors("; nothing was written"):
+        conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
-    except BaseException:
+        conn.execute("COMMIT")
+    except BaseException as exc:
         if conn.in_transaction:  # SQLite may already have rolled back (e.g. disk full)
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error as failed:
+                # Not even the rollback got through (the disk went away). Nothing was
+                # committed; SQLite discards the uncommitted changes when the file is next opened.
+                raise StorageError(
+                    f"access-server database: rolling back after {exc!r} failed too ({failed}); close the server and open it again",
+                    getattr(failed, "sqlite_errorname", None),
+                ) from exc
+        if isinstance(exc, sqlite3.Error):
+            error = storage_error(exc, _ROLLED_BACK)
+            if error is not None:
+                raise error from exc
         raise
-    conn.execute("COMMIT")
 
 
 def schema_version(conn):

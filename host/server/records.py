@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...protocol.codes import Denial, Outcome
 from ..errors import KeylockError
+from .names import check_name
 
 U32_MAX = 0xFFFFFFFF
 # Refusals of a validation, in the order they are checked (see AccessServer.validate()).
@@ -13,7 +14,8 @@ VALIDATION_REFUSALS = ("offline", "blocked", "card_expired", "not_activated", "u
 
 
 class ServerError(KeylockError):
-    """The server refused, for a reason SCENARIOS.md names: `.code` is one of VALIDATION_REFUSALS."""
+    """The server refused, for a reason SCENARIOS.md names: `.code` is one of VALIDATION_REFUSALS.
+    The server failing (a full disk) is another error, db.StorageError."""
 
     def __init__(self, code, message):
         assert code in VALIDATION_REFUSALS, code
@@ -79,12 +81,6 @@ class Retrieval:
     events: int  # how many events were returned
 
 
-def check_name(value, what):
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"a {what} name must be a non-empty string, got {value!r}")
-    return value
-
-
 def check_u32(value, what):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= U32_MAX:
         raise ValueError(f"{what} must be an integer from 0 to {U32_MAX}, got {value!r}")
@@ -98,12 +94,13 @@ def check_soc(value):
 
 
 def check_names(value, what):
-    """A list of names from a list or a single name; an empty list is refused."""
+    """A list of names (each through names.check_name) from a list or a single name; an
+    empty list is refused. `what` is the plural: "locks", "groups"."""
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value:
         raise ValueError(f"{what} must be a non-empty list of names, got {value!r}")
-    return [check_name(v, what[:-1]) for v in value]
+    return [check_name(v, f"{what[:-1]} name") for v in value]
 
 
 _AUDIT_FIELDS = ("seq", "time", "key_id", "lock_id", "outcome", "reason")

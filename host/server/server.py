@@ -2,20 +2,25 @@
 validation, the blocklist, audit trails and battery readings, in one SQLite file.
 
 Every public call that changes anything runs in one transaction (db.transaction), so a crash
-mid-call leaves all of it or none of it. Bad input raises ValueError before anything is
-written. Time comes only from the `now_s` callable (the emulator's virtual clock), read once
-per call.
+mid-call leaves all of it or none of it, and a storage failure (a full disk) is a StorageError
+after the rollback. Bad input raises ValueError before anything is written. Every name, on
+the way in and in every lookup, goes through names.check_name (no white space around it, no
+control or format characters, bounded length, Unicode NFC). The server's cryptography is
+signing.py's. Time comes only from the `now_s` callable (the emulator's virtual clock), read
+once per call.
 """
 
 import os
 import secrets
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ...firmware import crypto, signed
-from ...protocol.codes import LOW_BATTERY_SOC, TargetKind
-from ...protocol.messages import MAX_BLOCKLIST, MAX_RIGHTS
-from . import db
+from ...firmware import signed
+from ...protocol.codes import LOW_BATTERY_SOC, MsgType, TargetKind
+from ...protocol.messages import MAX_BLOCKLIST, MAX_RIGHTS, MESSAGES
+from . import db, signing
+from .names import check_name, check_text
 from .records import (
     U32_MAX,
     AuditEvent,
@@ -24,7 +29,6 @@ from .records import (
     ServerError,
     Validation,
     audit_row,
-    check_name,
     check_names,
     check_soc,
     check_u32,
@@ -45,11 +49,10 @@ class AccessServer:
 
     def __init__(self, conn, now_s):
         self._conn = conn
-        self._now_s = now_s
+        self._now_s = now_s if now_s is not None else self._site_clock_s
         secret, tz = conn.execute("SELECT secret, timezone FROM site").fetchone()
         self._site_secret = bytes(secret)
-        self._site = crypto.HmacKey(self._site_secret)
-        self._server = crypto.server_key(self._site)
+        self._server = signing.ServerKey(self._site_secret)
         self._tz = ZoneInfo(tz)
         # Test-only: called before each write statement, so a test can kill the process in
         # the middle of an operation (tests/server/test_crash.py).
@@ -80,8 +83,10 @@ class AccessServer:
         return cls(conn, now_s)
 
     @classmethod
-    def open(cls, path, *, now_s):
-        """An existing site; the schema is migrated to the current version first."""
+    def open(cls, path, *, now_s=None):
+        """An existing site; the schema is migrated to the current version first. Without
+        `now_s` the server runs on the site's clock: an emulated site's virtual time (as its
+        emulator records it), else the wall clock."""
         if path != ":memory:" and not os.path.exists(path):
             raise FileNotFoundError(f"no access-server database at {path}: create one first")
         conn = db.connect(path)
@@ -96,6 +101,27 @@ class AccessServer:
 
     def close(self):
         self._conn.close()
+
+    # --- the clock --------------------------------------------------------------------
+
+    def _site_clock_s(self):
+        row = self._conn.execute("SELECT virtual_s, wall_s, speed FROM emulated_clock").fetchone()
+        if row is None:
+            return time.time()
+        virtual_s, wall_s, speed = row
+        return virtual_s + (time.time() - wall_s) * speed
+
+    def record_emulated_clock(self, virtual_s, wall_s, speed):
+        """An emulator says where its virtual clock is: `virtual_s` at wall time `wall_s`,
+        running at `speed` virtual seconds per wall second. Servers opened on this database
+        without their own clock follow it."""
+        if not speed > 0:
+            raise ValueError(f"a clock's speed must be above 0, got {speed!r}")
+        with db.transaction(self._conn):
+            self._conn.execute(
+                "INSERT OR REPLACE INTO emulated_clock (id, virtual_s, wall_s, speed) VALUES (1, ?, ?, ?)",
+                (float(virtual_s), float(wall_s), float(speed)),
+            )
 
     def __enter__(self):
         return self
@@ -121,6 +147,8 @@ class AccessServer:
         return self._conn.execute(sql, params).fetchone()
 
     def _id(self, table, name):
+        """The id of the `table` row named `name` (checked and normalised as it was stored)."""
+        name = check_name(name, f"{table[:-1]} name")
         row = self._one(f"SELECT id FROM {table} WHERE name = ?", (name,))
         if row is None:
             raise ValueError(f"unknown {table[:-1]} {name!r}")
@@ -134,7 +162,7 @@ class AccessServer:
 
     def _insert_named(self, table, name, columns=(), values=()):
         """Insert a device under the next free id of its kind; a taken name is refused."""
-        check_name(name, table[:-1])
+        name = check_name(name, f"{table[:-1]} name")
         if self._one(f"SELECT 1 FROM {table} WHERE name = ?", (name,)):
             raise ValueError(f"a {table[:-1]} named {name!r} already exists")
         (new_id,) = self._one(f"SELECT coalesce(max(id) + 1, ?) FROM {table}", (FIRST_ID[table],))
@@ -174,8 +202,8 @@ class AccessServer:
     def add_holder(self, name, id06, id06_expires_s, blocked=False):
         """A key holder and their ID06 card (number, expiry, blocked flag). A card valid
         for more than 5 years from now is refused; an already expired one is allowed."""
-        check_name(name, "holder")
-        check_name(id06, "ID06 card")
+        name = check_name(name, "holder name")
+        id06 = check_name(id06, "ID06 card number")
         check_u32(id06_expires_s, "id06_expires_s")
         if not isinstance(blocked, bool):
             raise ValueError(f"blocked must be True or False, got {blocked!r}")
@@ -193,6 +221,7 @@ class AccessServer:
 
     def block_card(self, id06):
         """Block a holder's ID06 card: none of their keys can be validated any more."""
+        id06 = check_name(id06, "ID06 card number")
         with db.transaction(self._conn):
             if not self._one("SELECT 1 FROM holders WHERE id06 = ?", (id06,)):
                 raise ValueError(f"unknown ID06 card {id06!r}")
@@ -205,6 +234,7 @@ class AccessServer:
         has gone: "issued" (receipt not signed), "receipt_signed" or its synonym
         "unapproved" (application not approved), "approved". The key's rights are valid
         from not_before_s to not_after_s. Returns the key's id."""
+        name = check_name(name, "key name")
         state = "receipt_signed" if state == "unapproved" else state
         if state not in LIFECYCLE_STATES:
             raise ValueError(f"a key's state is one of issued, receipt_signed, unapproved, approved; got {state!r}")
@@ -213,12 +243,13 @@ class AccessServer:
         if not_before_s >= not_after_s:
             raise ValueError("a key's not_before_s must come before its not_after_s")
         with db.transaction(self._conn):
-            holder_id = self._id("holders", check_name(holder, "holder"))
+            holder_id = self._id("holders", holder)
             return self._insert_named(
                 "keys", name, ("holder_id", "state", "not_before_s", "not_after_s"), (holder_id, state, not_before_s, not_after_s)
             )
 
     def _advance(self, key, from_state, to_state, refusal):
+        key = check_name(key, "key name")
         with db.transaction(self._conn):
             key_id = self._id("keys", key)
             (state,) = self._one("SELECT state FROM keys WHERE id = ?", (key_id,))
@@ -235,6 +266,7 @@ class AccessServer:
         self._advance(key, "receipt_signed", "approved", "only a key whose receipt is signed can be approved")
 
     def key_info(self, key):
+        key = check_name(key, "key name")
         key_id = self._id("keys", key)
         row = self._one(
             """SELECT h.name, k.state, k.validated_at_s, k.valid_until_s, b.key_id IS NOT NULL
@@ -248,7 +280,27 @@ class AccessServer:
     def provision_key(self, name):
         """(key_id, key_secret): what is written into the key at manufacture."""
         key_id = self._id("keys", name)
-        return key_id, crypto.key_secret(self._site, key_id)
+        return key_id, signing.key_secret(self._site_secret, key_id)
+
+    # Commands that change a key's security state: the key takes them only signed for it.
+    SIGNED_COMMANDS = (MsgType.TIME_SET, MsgType.GRANT, MsgType.VALIDATE, MsgType.BLOCKLIST_UPDATE, MsgType.UNPAIR, MsgType.PROVISION)
+
+    def sign_command(self, key, nonce, command, fields=None):
+        """The fields of a SIGNED_COMMAND for `key`, bound to the nonce the key issued
+        (its KEY_CHALLENGE): `command` with `fields`, MACed under that key's command key.
+        TIME_SET carries the server's own time, whatever `fields` say: only the server sets
+        a key's clock."""
+        key_id = self.key_id(key)
+        command = MsgType(command)
+        if command not in self.SIGNED_COMMANDS:
+            raise ValueError(f"the server signs only {', '.join(c.name for c in self.SIGNED_COMMANDS)}, not {command.name}")
+        if len(nonce) != 16:
+            raise ValueError(f"a key's nonce is 16 bytes, got {len(nonce)}")
+        if command == MsgType.TIME_SET:
+            fields = {"unix_s": self._now()}
+        body = MESSAGES[command].build(fields or {})
+        command_key = signing.CommandKey(signing.key_secret(self._site_secret, key_id))
+        return {"command": command, "body": body, "mac": signed.command_mac(command_key, key_id, bytes(nonce), int(command), body)}
 
     # --- locks, groups, phones --------------------------------------------------------
 
@@ -301,9 +353,10 @@ class AccessServer:
         days, from_min and to_min such as the scenario parser's Schedule). Grants add up:
         granting another window on the same target widens access. The key receives them
         at its next validation."""
+        key = check_name(key, "key name")
         sched = parse_schedule(schedule)
         with db.transaction(self._conn):
-            key_id = self._id("keys", check_name(key, "key"))
+            key_id = self._id("keys", key)
             for lock_id, group_id in self._targets(locks, groups):
                 self._write(
                     """INSERT OR IGNORE INTO grants (key_id, lock_id, group_id, days, from_min, to_min)
@@ -317,8 +370,9 @@ class AccessServer:
     def revoke(self, key, locks=None, groups=None):
         """Remove every grant (all windows) `key` has on these locks and/or groups. A target
         the key has no grant on is refused. The key loses them at its next validation."""
+        key = check_name(key, "key name")
         with db.transaction(self._conn):
-            key_id = self._id("keys", check_name(key, "key"))
+            key_id = self._id("keys", key)
             for lock_id, group_id in self._targets(locks, groups):
                 gone = self._write(
                     "DELETE FROM grants WHERE key_id = ? AND lock_id IS ? AND group_id IS ?", (key_id, lock_id, group_id)
@@ -365,7 +419,8 @@ class AccessServer:
         reading: they are evidence, not a privilege. Unknown names and malformed records
         raise ValueError first and change nothing.
         """
-        key_id = self._id("keys", check_name(key, "key"))
+        key = check_name(key, "key name")
+        key_id = self._id("keys", key)
         if not online:
             raise ServerError("offline", "the access server cannot be reached: validation is impossible offline")
         records = [audit_row(r) for r in audit]
@@ -426,8 +481,9 @@ class AccessServer:
         return signed.sign_blocklist(self._server, version, key_ids)
 
     def _change_blocklist(self, key, blocked):
+        key = check_name(key, "key name")
         with db.transaction(self._conn):
-            key_id = self._id("keys", check_name(key, "key"))
+            key_id = self._id("keys", key)
             if blocked == bool(self._one("SELECT 1 FROM blocklist WHERE key_id = ?", (key_id,))):
                 return self._blocklist_version()  # no change, no new version for locks to adopt
             if blocked:
@@ -469,11 +525,10 @@ class AccessServer:
     def audit(self, lock=None, key=None, *, reason, by, last=None):
         """Audit events (of a lock, of a key, or both filters), oldest first; `last` keeps
         only the newest N. Logs are read only for a stated need: `reason` and `by` are
-        required, and every retrieval is recorded (audit_retrievals())."""
-        if not isinstance(reason, str) or not reason.strip():
-            raise ValueError("reading the audit trail needs a stated reason")
-        if not isinstance(by, str) or not by.strip():
-            raise ValueError("reading the audit trail needs the name of who reads it")
+        required (checked as names are; a reason may be up to names.MAX_TEXT_LEN long), and
+        every retrieval is recorded (audit_retrievals())."""
+        reason = check_text(reason, "reason for reading the audit trail")
+        by = check_name(by, "name of who reads the audit trail (by)")
         if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
             raise ValueError(f"last must be a positive integer, got {last!r}")
         where, params = [], []
@@ -496,7 +551,7 @@ class AccessServer:
             events = [AuditEvent(*row) for row in self._conn.execute(sql, params)][::-1]
             self._write(
                 "INSERT INTO audit_retrievals (time_s, by, reason, lock_id, key_id, last, events) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (self._now(), by.strip(), reason.strip(), lock_id, key_id, last, len(events)),
+                (self._now(), by, reason, lock_id, key_id, last, len(events)),
             )
         return events
 
@@ -514,7 +569,7 @@ class AccessServer:
         """Record a key's state of charge (0-1) at the current time."""
         soc = check_soc(soc)
         with db.transaction(self._conn):
-            key_id = self._id("keys", check_name(key, "key"))
+            key_id = self._id("keys", key)
             self._write("INSERT INTO battery_readings (key_id, time_s, soc) VALUES (?, ?, ?)", (key_id, self._now(), soc))
 
     def battery_report(self):
