@@ -75,7 +75,10 @@ T_AUDIT_READ = const(75)
 T_PAIR = const(76)
 T_UNPAIR = const(77)
 T_RESULT = const(79)
-_V_MSGTYPE = (1, 2, 3, 4, 16, 17, 18, 19, 20, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 79)
+T_KEY_CHALLENGE_REQUEST = const(80)
+T_KEY_CHALLENGE = const(81)
+T_SIGNED_COMMAND = const(82)
+_V_MSGTYPE = (1, 2, 3, 4, 16, 17, 18, 19, 20, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73, 74, 75, 76, 77, 79, 80, 81, 82)
 
 # --- Role (protocol/codes.py)
 ROLE_KEY = const(1)
@@ -125,7 +128,8 @@ ERR_STALE = const(68)
 ERR_STORAGE = const(69)
 ERR_WRONG_ROLE = const(70)
 ERR_BLOCKLIST_NEEDED = const(71)
-_V_ERRORCODE = (0, 1, 2, 3, 4, 5, 6, 7, 64, 65, 66, 67, 68, 69, 70, 71)
+ERR_NOT_SIGNED = const(72)
+_V_ERRORCODE = (0, 1, 2, 3, 4, 5, 6, 7, 64, 65, 66, 67, 68, 69, 70, 71, 72)
 
 # --- KeyFlag (protocol/codes.py)
 FLAG_BATTERY_LOW = const(1)
@@ -537,6 +541,48 @@ def _d_msg_result(b, o):
     return m, o
 
 
+def _e_msg_key_challenge_request(m, out):
+    pass
+
+def _d_msg_key_challenge_request(b, o):
+    m = {}
+    return m, o
+
+
+def _e_msg_key_challenge(m, out):
+    out.append(pack('<L16s', _int(m['key_id'], 0, 4294967295), _bytes(m['nonce'], 16)))
+
+def _d_msg_key_challenge(b, o):
+    m = {}
+    v = unpack_from('<L16s', b, o)
+    m['key_id'] = v[0]
+    m['nonce'] = v[1]
+    o += 20
+    return m, o
+
+
+def _e_msg_signed_command(m, out):
+    out.append(pack('<B', _code(m['command'], _V_MSGTYPE)))
+    v = bytes(m['body'])
+    out.append(pack('<H', _int(len(v), 0, 16360)))
+    out.append(v)
+    out.append(pack('<16s', _bytes(m['mac'], 16)))
+
+def _d_msg_signed_command(b, o):
+    m = {}
+    v = unpack_from('<B', b, o)
+    m['command'] = _code(v[0], _V_MSGTYPE)
+    o += 1
+    n = _int(unpack_from('<H', b, o)[0], 0, 16360)
+    o += 2
+    m['body'] = unpack_from('<%ds' % n, b, o)[0]
+    o += n
+    v = unpack_from('<16s', b, o)
+    m['mac'] = v[0]
+    o += 16
+    return m, o
+
+
 _ENC = {
     1: _e_msg_hs_hello,
     2: _e_msg_hs_challenge,
@@ -562,6 +608,9 @@ _ENC = {
     76: _e_msg_pair,
     77: _e_msg_unpair,
     79: _e_msg_result,
+    80: _e_msg_key_challenge_request,
+    81: _e_msg_key_challenge,
+    82: _e_msg_signed_command,
 }
 _DEC = {
     1: _d_msg_hs_hello,
@@ -588,6 +637,9 @@ _DEC = {
     76: _d_msg_pair,
     77: _d_msg_unpair,
     79: _d_msg_result,
+    80: _d_msg_key_challenge_request,
+    81: _d_msg_key_challenge,
+    82: _d_msg_signed_command,
 }
 NAMES = {
     1: 'hs_hello',
@@ -614,6 +666,9 @@ NAMES = {
     76: 'pair',
     77: 'unpair',
     79: 'result',
+    80: 'key_challenge_request',
+    81: 'key_challenge',
+    82: 'signed_command',
 }
 
 

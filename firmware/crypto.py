@@ -90,3 +90,9 @@ def key_secret(site, key_id):
 def server_key(site):
     """The HmacKey under which the access server MACs credentials and blocklists."""
     return HmacKey(derive(site, b"keylock server", b"", SECRET_LEN))
+
+
+def command_key(key_secret):
+    """The HmacKey under which the server signs commands for one key (a key's own secret,
+    `key_secret` as bytes): only that key and the server can make or check them."""
+    return HmacKey(derive(HmacKey(key_secret), b"keylock command", b"", SECRET_LEN))

@@ -4,7 +4,7 @@
 # lock in the same interpreter, in another process or across a real contact.
 from struct import pack
 
-from . import audit, codec, frame, handshake, storage, version
+from . import audit, codec, crypto, frame, hal, handshake, signed, storage, version
 from ._const import const
 from .session import SessionError
 from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests read it here)
@@ -26,6 +26,11 @@ _BLOCKLIST = const(4)
 _AUDIT = const(5)
 _ACK = const(6)
 _BLOCKLIST_FIRST = const(7)  # handing the blocklist over before the lock decides
+
+_NONCE_LEN = const(16)
+# Host commands that change the key's security state: once provisioned, only signed by the
+# server for this key (SIGNED_COMMAND). Unprovisioned, a key takes PROVISION and TIME_SET plain.
+_SIGNED_ONLY = (codec.T_TIME_SET, codec.T_GRANT, codec.T_VALIDATE, codec.T_BLOCKLIST_UPDATE, codec.T_UNPAIR, codec.T_PROVISION)
 
 
 class KeyApp:
@@ -50,6 +55,8 @@ class KeyApp:
         self._hs = None
         self._session = None
         self._lock_id = 0
+        self._nonce = None  # the challenge a signed command must answer; single use
+        self._command_key = crypto.command_key(self.cfg["secret"]) if self.cfg else None
 
     @property
     def key_id(self):
@@ -200,6 +207,33 @@ class KeyApp:
         if t == codec.T_AUDIT_READ:
             records = [audit.to_fields(r) for _s, r in self.carried.read(m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))]
             return frame.encode_message(codec.T_AUDIT_BATCH, seq, {"records": records})
+        if t == codec.T_KEY_CHALLENGE_REQUEST:
+            if not self.cfg:
+                return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_NOT_PROVISIONED})
+            self._nonce = hal.urandom(_NONCE_LEN)
+            return frame.encode_message(codec.T_KEY_CHALLENGE, seq, {"key_id": self.key_id, "nonce": self._nonce})
+        if t == codec.T_SIGNED_COMMAND:
+            return frame.encode_message(codec.T_RESULT, seq, {"code": self._signed(m)})
+        if self.cfg and t in _SIGNED_ONLY:
+            return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_NOT_SIGNED})
+        return frame.encode_message(codec.T_RESULT, seq, {"code": self._command(t, m)})
+
+    def _signed(self, m):
+        """A command the server signed for this key, bound to the nonce it last issued."""
+        nonce, self._nonce = self._nonce, None  # one try per challenge, whatever happens
+        if not self.cfg or self._command_key is None:
+            return codec.ERR_NOT_PROVISIONED
+        if nonce is None:
+            return codec.ERR_STALE  # no challenge outstanding: a replay, or the key rebooted
+        if m["command"] not in _SIGNED_ONLY or not signed.command_ok(self._command_key, self.key_id, nonce, m):
+            return codec.ERR_BAD_SIGNATURE
+        try:
+            inner = codec.decode(m["command"], m["body"])
+        except codec.CodecError:
+            return codec.ERR_BAD_REQUEST
+        return self._command(m["command"], inner)
+
+    def _command(self, t, m):
         handler = {
             codec.T_TIME_SET: self._time_set,
             codec.T_PROVISION: self._provision,
@@ -209,18 +243,16 @@ class KeyApp:
             codec.T_PAIR: self._pair,
             codec.T_UNPAIR: self._unpair,
         }.get(t)
-        code = handler(m) if handler else codec.ERR_UNKNOWN_COMMAND
-        return frame.encode_message(codec.T_RESULT, seq, {"code": code})
+        return handler(m) if handler else codec.ERR_UNKNOWN_COMMAND
 
     def _time_set(self, m):
         self.dev.set_clock(m["unix_s"])
         return codec.ERR_OK
 
     def _provision(self, m):
+        # Plain only while unprovisioned; afterwards only signed (re-provisioning by the server).
         if m["role"] != codec.ROLE_KEY:
             return codec.ERR_WRONG_ROLE
-        if self.cfg:
-            return codec.ERR_BAD_REQUEST
         self.store.put("cfg", codec.encode(codec.T_PROVISION, m))
         self._load()
         return codec.ERR_OK

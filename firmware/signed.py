@@ -2,6 +2,12 @@
 # blocklist. The MAC is HMAC-SHA256 under crypto.server_key(site), truncated to 16 bytes,
 # over a domain tag and the object's codec encoding without its MAC field. The server signs
 # with the same functions (host/server imports them), so the two can never disagree.
+#
+# Commands that change a key's security state (its clock, credential, blocklist, pairing,
+# provisioning) are signed for that one key: HMAC-SHA256 under crypto.command_key(its
+# secret), over a domain tag, the key id, the nonce the key issued for this command, the
+# command's type and its encoded body. The nonce is single use, so a relay (phone app, USB
+# host) can pass a signed command on but cannot forge, alter or replay it.
 from . import codec, crypto
 from ._const import const
 
@@ -39,6 +45,15 @@ def sign_blocklist(server, version, key_ids):
     update = {"version": version, "key_ids": sorted(key_ids), "mac": _ZERO_MAC}
     update["mac"] = blocklist_mac(server, update)
     return update
+
+
+def command_mac(command_key, key_id, nonce, command, body):
+    return command_key.mac(b"command" + key_id.to_bytes(4, "little") + bytes(nonce) + bytes((command,)) + bytes(body))[:_MAC_LEN]
+
+
+def command_ok(command_key, key_id, nonce, signed_command):
+    m = signed_command
+    return crypto.ct_equal(m["mac"], command_mac(command_key, key_id, nonce, m["command"], m["body"]))
 
 
 def credential_ok(server, cred):

@@ -35,6 +35,10 @@ class MsgType(IntEnum):
     PAIR = 0x4C
     UNPAIR = 0x4D
     RESULT = 0x4F  # the device's answer to a command that returns nothing else
+    # a key's security state changes only by commands the access server signed for that key
+    KEY_CHALLENGE_REQUEST = 0x50  # host -> key: a fresh nonce, please
+    KEY_CHALLENGE = 0x51  # key -> host: the nonce the next SIGNED_COMMAND must be bound to
+    SIGNED_COMMAND = 0x52  # host -> key: a command, MACed by the server under the key's own secret
 
 
 class Role(IntEnum):
@@ -92,6 +96,7 @@ class ErrorCode(IntEnum):
     STORAGE = 69  # flash could not be written
     WRONG_ROLE = 70
     BLOCKLIST_NEEDED = 71  # lock -> key: your credential names a newer blocklist than mine: hand it over first
+    NOT_SIGNED = 72  # a provisioned key takes this command only as a SIGNED_COMMAND from the server
 
 
 class KeyFlag(IntFlag):

@@ -16,6 +16,7 @@ SECRET_LEN = 32
 MAX_RIGHTS = 255
 MAX_BLOCKLIST = 4000  # the lock holds at least 3,000 entries
 MAX_AUDIT_BATCH = 64
+MAX_COMMAND_BODY = 16360  # a signed command's inner message: room for a 4,000-id blocklist (16,022 bytes) in one frame
 
 # --- structures used inside messages -------------------------------------------------
 
@@ -113,6 +114,16 @@ MESSAGES = {
     MsgType.PAIR: Struct("phone_id" / Int32ul),
     MsgType.UNPAIR: Struct("phone_id" / Int32ul),
     MsgType.RESULT: Struct("code" / CodeEnum(Int8ul, ErrorCode)),
+    MsgType.KEY_CHALLENGE_REQUEST: Struct(),
+    MsgType.KEY_CHALLENGE: Struct("key_id" / Int32ul, "nonce" / Bytes(NONCE_LEN)),
+    # `body` is the inner message's payload as the codec encodes it (TIME_SET, GRANT, VALIDATE,
+    # BLOCKLIST_UPDATE, UNPAIR or PROVISION); `mac` covers key id, the key's nonce, `command`
+    # and `body` (firmware/signed.py command_mac), so a relay can neither alter nor replay it.
+    MsgType.SIGNED_COMMAND: Struct(
+        "command" / CodeEnum(Int8ul, MsgType),
+        "body" / VarBytes(Int16ul, max_length=MAX_COMMAND_BODY),
+        "mac" / Bytes(SERVER_MAC_LEN),
+    ),
 }
 
 # Named sub-structures, for the codec generator (each becomes a pair of functions).

@@ -101,13 +101,23 @@ class Status(DeviceCommand):
 
 
 class Time(DeviceCommand):
-    """Read a key's real-time clock, or set it with --set ISO-8601|now (UTC unless the time
-    says otherwise). A lock has no clock: it answers unknown_command."""
+    """Read a key's real-time clock; --sync --server DB --key NAME sets it to the access
+    server's time, signed by the server for that key. --set ISO-8601|now sets the clock of an
+    unprovisioned key (at the factory); a provisioned key answers not_signed, since only the
+    server may change its time. A lock has no clock: it answers unknown_command."""
 
     def arguments(self, parser):
-        parser.add_argument("--set", metavar="ISO|now", help="set the clock, e.g. 2026-01-05T08:00:00Z or now")
+        parser.add_argument("--set", metavar="ISO|now", help="set an unprovisioned key's clock, e.g. 2026-01-05T08:00:00Z or now")
+        parser.add_argument("--sync", action="store_true", help="set the clock to the access server's (needs --server and --key)")
+        parser.add_argument("--server", metavar="DB", help="the site's access-server database, for --sync")
+        parser.add_argument("--key", metavar="NAME", help="the key's name at the server, for --sync")
 
     def act(self, device, args):
+        if args.sync:
+            if args.set is not None or not (args.server and args.key):
+                raise UsageError("--sync needs --server DB and --key NAME, and no --set")
+            t = device.sync_time(args.server, args.key)
+            return t, f"clock set to the server's time {t['iso']}"
         if args.set is not None:
             unix_s = parse_time(args.set)
             device.set_time(unix_s)
@@ -181,20 +191,23 @@ class Pair(DeviceCommand):
         return {"paired": args.phone}, f"paired with phone {args.phone}"
 
 
-class Unpair(DeviceCommand):
-    """Release the key from its phone; another phone's id answers not_paired."""
+class Unpair(_ServerCommand):
+    """Release the key from its phone, as its app does: the access server signs the release
+    for this key. Another phone's id answers not_paired."""
 
     def arguments(self, parser):
+        super().arguments(parser)
         parser.add_argument("--phone", required=True, type=_u32, metavar="ID", help="the phone's id")
 
     def act(self, device, args):
-        device.unpair(args.phone)
+        device.unpair(args.server, args.phone, key=args.key)
         return {"unpaired": args.phone}, f"released from phone {args.phone}"
 
 
 class Provision(DeviceCommand):
     """Give a new device its role, id and secret (a key: its diversified secret; a lock: the
-    site secret) and a lock its groups. Once only: a provisioned device answers bad_request."""
+    site secret) and a lock its groups. Once only: a provisioned key answers not_signed (only
+    the server may re-provision it), a provisioned lock bad_request."""
 
     def arguments(self, parser):
         parser.add_argument("--role", required=True, choices=["key", "lock"])

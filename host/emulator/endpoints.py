@@ -24,6 +24,7 @@ from ...firmware.frame import Receiver
 from .site import EmulatedSite
 
 IDLE_GAP_S = 0.02
+CLOCK_TOLERANCE_S = 1.0  # how far virtual time may stray from the recorded clock before it is recorded again
 TICK_S = 0.05
 
 
@@ -52,6 +53,20 @@ class Endpoints:
         for name in [*site.keys, *site.locks]:
             self._serve(name)
         self._wall_s = time.monotonic()
+        self._anchor: tuple[float, float] = (0.0, 0.0)  # (virtual, wall) last recorded in the site's database
+        self._record_clock()
+
+    def _record_clock(self) -> None:
+        """Tell the site's database where virtual time is, so the CLI and fixtures that open
+        it run on the site's clock, not the wall clock (one clock)."""
+        self._anchor = (self.site.now_s, time.time())
+        self.site.server.record_emulated_clock(*self._anchor, self.speed)
+
+    def sync_clock(self) -> None:
+        """Record the clock again if the site's time was moved (a fixture's advance)."""
+        virtual_s, wall_s = self._anchor
+        if abs(virtual_s + (time.time() - wall_s) * self.speed - self.site.now_s) > CLOCK_TOLERANCE_S:
+            self._record_clock()
 
     # --- setting up ---------------------------------------------------------------------
 
@@ -175,6 +190,7 @@ class Endpoints:
         if elapsed >= 1.0:  # drain and heat in steps of a second or more
             self.site.advance(elapsed * self.speed)
             self._wall_s = now
+            self.sync_clock()
 
     def close(self) -> None:
         for key in list(self.selector.get_map().values()):

@@ -94,7 +94,9 @@ class ServedSite:
                 while not self._calls.empty():
                     fn, future = self._calls.get_nowait()
                     try:
-                        future.set_result(fn(site))
+                        result = fn(site)
+                        endpoints.sync_clock()  # fn may have moved the site's time
+                        future.set_result(result)
                     except BaseException as exc:
                         future.set_exception(exc)
         finally:

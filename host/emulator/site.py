@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...firmware import crypto
+from ...firmware import signed as fw_signed
 from ...hw_models import DEFAULT_THERMAL, battery, battery_by_name, drain, power, retention, thermal
 from ...hw_models.params import BatteryParams
 from ...protocol.codes import Denial, ErrorCode, MsgType, Outcome, Role
@@ -85,6 +86,7 @@ class EmulatedSite:
         self.locks: dict[str, LockState] = {}
         self._seq = 0
         self._holders: set[str] = set()
+        self._home_secrets: dict[str, bytes] = {}  # keys made for another site: the secret their server knows
 
     # --- building the site ------------------------------------------------------------
 
@@ -114,6 +116,8 @@ class EmulatedSite:
             secret = crypto.key_secret(crypto.HmacKey(other_site_secret), key_id)
         self.devices.add(name, "key")
         self.keys[name] = KeyState(name, battery_by_name(battery), float(soc), float(temperature_C))
+        if other_site_secret is not None:
+            self._home_secrets[name] = secret  # its own site's server signs its commands
         self._host(name, MsgType.PROVISION, {"role": Role.KEY, "device_id": key_id, "groups": [], "secret": secret}, expect_ok=True)
 
     def add_lock(self, name, group=None, kind="cylinder", temperature_C=20.0):
@@ -154,6 +158,23 @@ class EmulatedSite:
         if expect_ok and not (decoded.type == MsgType.RESULT and decoded.fields["code"] == ErrorCode.OK):
             raise RuntimeError(f"{name} refused {msg_type.name}: {decoded.fields}")
         return decoded.type, decoded.fields
+
+    def _signed(self, key, msg_type, fields=None):
+        """A command that changes the key's security state, as the phone app relays it: the
+        key's challenge, the server's signature for this key bound to it, the signed command.
+        None when the key took it, else the key's error code."""
+        _t, challenge = self._host(key, MsgType.KEY_CHALLENGE_REQUEST, {})
+        if "nonce" not in challenge:
+            return ErrorCode(challenge["code"])
+        signed = self.server.sign_command(key, challenge["nonce"], msg_type, fields)
+        if key in self._home_secrets:  # a key of another site: its own server signs, as at home
+            key_id = self.server.key_id(key)
+            signed["mac"] = fw_signed.command_mac(
+                crypto.command_key(self._home_secrets[key]), key_id, challenge["nonce"], int(msg_type), signed["body"]
+            )
+        _t, answer = self._host(key, MsgType.SIGNED_COMMAND, signed)
+        code = ErrorCode(answer["code"])
+        return None if code == ErrorCode.OK else code
 
     def _sync(self, name):
         """Give a device the world's readings: the key's clock keeps running, its gauge and
@@ -288,8 +309,10 @@ class EmulatedSite:
             return exc.code
         if records:
             k.uploaded_seq += len(records)
-        self._host(key, MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential}, expect_ok=True)
-        self._host(key, MsgType.BLOCKLIST_UPDATE, v.blocklist)  # "stale" when it has this version: fine
+        refused = self._signed(key, MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential})
+        if refused is not None:
+            raise RuntimeError(f"{key} refused its signed validation: {refused.name.lower()}")
+        self._signed(key, MsgType.BLOCKLIST_UPDATE, v.blocklist)  # "stale" when it has this version: fine
         return None
 
     def _carried_records(self, key):
@@ -300,7 +323,9 @@ class EmulatedSite:
         return self._result(key, MsgType.PAIR, {"phone_id": self.server.phone_id(phone)})
 
     def unpair(self, key, phone):
-        return self._result(key, MsgType.UNPAIR, {"phone_id": self.server.phone_id(phone)})
+        """The phone's app releases the key: the server signs the release for this key."""
+        refused = self._signed(key, MsgType.UNPAIR, {"phone_id": self.server.phone_id(phone)})
+        return None if refused is None else refused.name.lower()
 
     def _result(self, name, msg_type, fields):
         _t, answer = self._host(name, msg_type, fields)

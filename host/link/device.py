@@ -123,6 +123,8 @@ class Device:
         return {"unix_s": f["unix_s"], "clock_set": bool(f["clock_set"]), "iso": iso_time(f["unix_s"]) if f["clock_set"] else None}
 
     def set_time(self, unix_s: int) -> None:
+        """Set an unprovisioned key's clock (at the factory). A provisioned key takes its
+        time only from the access server: see sync_time."""
         self._command(MsgType.TIME_SET, {"unix_s": unix_s})
 
     def audit(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
@@ -150,8 +152,13 @@ class Device:
     def pair(self, phone_id: int) -> None:
         self._command(MsgType.PAIR, {"phone_id": phone_id})
 
-    def unpair(self, phone_id: int) -> None:
-        self._command(MsgType.UNPAIR, {"phone_id": phone_id})
+    def unpair(self, server: str | Path, phone_id: int, key: str | None = None) -> None:
+        """Release the key from its phone, as the phone's app does: the server signs the
+        release for this key (a host alone cannot unpair a key). `key` is its name at the
+        server; by default the server's name for the id the key reports."""
+        with _open_server(server) as srv:
+            key = self._identify(srv, key)
+            self._signed(srv, key, MsgType.UNPAIR, {"phone_id": phone_id})
 
     def provision(self, role: str, device_id: int, secret: bytes, groups: Sequence[int] = ()) -> None:
         if len(secret) != SECRET_LEN:
@@ -173,33 +180,51 @@ class Device:
 
     # --- with the access server ---------------------------------------------------------------
 
-    def grant(self, server: str | Path, key: str) -> dict:
+    def sync_time(self, server: str | Path, key: str | None = None) -> dict:
+        """Set the key's clock to the access server's, signed by the server for this key."""
+        with _open_server(server) as srv:
+            key = self._identify(srv, key)
+            key_id = self._check_is(srv, key)
+            self._signed(srv, key, MsgType.TIME_SET, None)
+        return {"key": key, "key_id": key_id, **self.time()}
+
+    def _signed(self, srv, key: str, msg_type: MsgType, fields: dict | None) -> None:
+        """Relay a command the server signs for this key: the key's fresh challenge, the
+        server's signature bound to it, the SIGNED_COMMAND (the server fills TIME_SET's time
+        itself). A refusal raises DeviceError with the key's code."""
+        nonce = self.request(MsgType.KEY_CHALLENGE_REQUEST, expect=MsgType.KEY_CHALLENGE).fields["nonce"]
+        signed = _server_call(srv.path, srv.server.sign_command, key, nonce, msg_type, fields)
+        self._command(MsgType.SIGNED_COMMAND, signed)
+
+    def grant(self, server: str | Path, key: str | None = None) -> dict:
         """Store the key's current signed credential (its access rights) on it, as a wall
         programmer does; the key's clock is left alone. The server issues the credential as
         at a validation, so a blocked or unapproved key is refused there."""
         with _open_server(server) as srv:
+            key = self._identify(srv, key)
             key_id = self._check_is(srv, key)
             v = _server_call(server, srv.server.validate, key)
-        self._command(MsgType.GRANT, {"credential": v.credential})
+            self._signed(srv, key, MsgType.GRANT, {"credential": v.credential})
         return {"key": key, "key_id": key_id, "valid_until": v.credential["valid_until"], "rights": len(v.credential["rights"])}
 
-    def validate(self, server: str | Path, key: str) -> dict:
+    def validate(self, server: str | Path, key: str | None = None) -> dict:
         """Validate the key as the phone app does: upload the events it carries and its
         battery reading, then send the signed credential with the server's time, and the
         signed blocklist (which the key takes only if it is newer than the one it has)."""
         with _open_server(server) as srv:
+            key = self._identify(srv, key)
             key_id = self._check_is(srv, key)
             records = self._audit_records()
             soc = self.request(MsgType.STATUS_REQUEST, expect=MsgType.KEY_STATUS).fields["soc_permille"] / 1000
             v = _server_call(server, srv.server.validate, key, audit=records, soc=min(soc, 1.0))
-        self._command(MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential})
-        try:
-            self._command(MsgType.BLOCKLIST_UPDATE, v.blocklist)
-            blocklist = "updated"
-        except DeviceError as exc:
-            if exc.code != ErrorCode.STALE:
-                raise
-            blocklist = "current"
+            self._signed(srv, key, MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential})
+            try:
+                self._signed(srv, key, MsgType.BLOCKLIST_UPDATE, v.blocklist)
+                blocklist = "updated"
+            except DeviceError as exc:
+                if exc.code != ErrorCode.STALE:
+                    raise
+                blocklist = "current"
         return {
             "key": key,
             "key_id": key_id,
@@ -211,6 +236,15 @@ class Device:
             "audit_uploaded": len(records),
             "audit_new": v.audit_stored,
         }
+
+    def _identify(self, srv, key: str | None) -> str:
+        """The key's name at the server: as given, else the name of the id it reports."""
+        if key is not None:
+            return key
+        info = self.info()
+        if info["role"] != "key":
+            raise KeylockError(f"{self.url} is {info['role']} {info['id']}, not a key")
+        return _server_call(srv.path, srv.server.key_name, info["id"])
 
     def _check_is(self, srv, key: str) -> int:
         key_id = _server_call(srv.path, srv.server.key_id, key)
@@ -226,7 +260,7 @@ class _open_server:
 
         self.path = str(path)
         try:
-            self.server = AccessServer.open(self.path, now_s=time.time)
+            self.server = AccessServer.open(self.path)  # on the site's clock: virtual for an emulated site
         except FileNotFoundError:
             raise KeylockError(f"no access-server database at {self.path} (the `server` of `keylock emulate`'s JSON line)") from None
         except Exception as exc:  # sqlite3.DatabaseError, ValueError: not a site's database

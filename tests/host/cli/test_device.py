@@ -64,8 +64,14 @@ def test_status_of_a_key_and_a_lock(served, via, capsys):
 def test_time_is_read_and_set_on_a_key_and_a_lock_has_none(served, via, capsys):
     got = cli_json(capsys, "--port", port(served, "K1", via), "time")
     assert got["clock_set"] is True and got["iso"].startswith("20")
-    got = cli_json(capsys, "--port", port(served, "K1", via), "time", "--set", "2026-01-05T09:00:00Z")
-    assert got == {"set": 1767603600, "iso": "2026-01-05T09:00:00Z"}
+    # a provisioned key's clock is the server's to set: plain, it is refused and unchanged
+    code, _, err = cli(capsys, "--port", port(served, "K1", via), "time", "--set", "2026-01-05T09:00:00Z")
+    assert code == 1 and err == f"keylock: {port(served, 'K1', via)}: device answered TIME_SET with status not_signed\n"
+    assert cli_json(capsys, "--port", port(served, "K1", via), "time")["iso"] != "2026-01-05T09:00:00Z"
+    got = cli_json(capsys, "--port", port(served, "K1", via), "time", "--sync", "--server", served.server, "--key", "K1")
+    assert got["key"] == "K1" and got["clock_set"] is True
+    code, _, err = cli(capsys, "--port", port(served, "K1", via), "time", "--sync")
+    assert code == 2 and "--sync needs --server DB and --key NAME" in err
     code, _, err = cli(capsys, "--port", port(served, "L1", via), "time")
     assert code == 1 and err.startswith("keylock: ") and "TIME_REQUEST with status unknown_command" in err
     code, _, err = cli(capsys, "--port", port(served, "K1", via), "time", "--set", "yesterday")
@@ -102,18 +108,19 @@ def test_validate_and_grant_from_the_site_server(served, via, capsys):
 
 def test_pair_and_unpair(served, via, capsys):
     k1, phone = port(served, "K1", via), PHONES[via]
+    SERVER_K1 = ("--server", served.server, "--key", "K1")  # the server signs the release
     assert cli_json(capsys, "--port", k1, "pair", "--phone", phone) == {"paired": phone}
     try:
         assert cli_json(capsys, "--port", k1, "status")["paired_phone"] == phone
         code, _, err = cli(capsys, "--port", k1, "pair", "--phone", phone + 100)
         assert code == 1 and "PAIR with status already_paired" in err
     finally:
-        assert cli_json(capsys, "--port", k1, "unpair", "--phone", phone) == {"unpaired": phone}
-    code, _, err = cli(capsys, "--port", k1, "unpair", "--phone", phone)
-    assert code == 1 and "UNPAIR with status not_paired" in err
+        assert cli_json(capsys, "--port", k1, "unpair", "--phone", phone, *SERVER_K1) == {"unpaired": phone}
+    code, _, err = cli(capsys, "--port", k1, "unpair", "--phone", phone, *SERVER_K1)
+    assert code == 1 and "SIGNED_COMMAND with status not_paired" in err
     code, out, _ = cli(capsys, "--port", k1, "pair", "--phone", phone)
     assert (code, out) == (0, f"paired with phone {phone}\n")
-    cli(capsys, "--port", k1, "unpair", "--phone", phone)
+    cli(capsys, "--port", k1, "unpair", "--phone", phone, *SERVER_K1)
 
 
 def test_provision_once(served, via, capsys):
@@ -128,7 +135,7 @@ def test_provision_once(served, via, capsys):
     assert got == {"provisioned": "key", "id": 4242, "groups": []}
     assert cli_json(capsys, "--port", new, "info")["id"] == 4242
     code, _, err = cli(capsys, "--port", new, "provision", "--role", "key", "--id", "4243", "--secret", secret)
-    assert code == 1 and "PROVISION with status bad_request" in err
+    assert code == 1 and "PROVISION with status not_signed" in err  # re-provisioning is the server's
     code, _, err = cli(capsys, "--port", new, "provision", "--role", "key", "--id", "1", "--secret", secret, "--groups", "1,2")
     assert code == 2 and "--groups is for a lock" in err
 

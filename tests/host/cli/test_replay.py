@@ -38,10 +38,10 @@ def test_a_recording_holds_every_frame_as_json_lines(served, capsys, tmp_path):
 
 def test_a_session_replays_with_the_same_answers(served, capsys, tmp_path):
     port = served.devices["K1"]["socket"]
-    files = record(capsys, port, tmp_path, ["info"], ["status"], ["audit"], ["pair", "--phone", PHONE], ["unpair", "--phone", PHONE])
+    files = record(capsys, port, tmp_path, ["info"], ["status"], ["audit"])
     served.call(lambda s: s.advance(3600))  # an hour on: the key's clock and battery move on
     code, out, _ = cli(capsys, "replay", *files, "--port", served.devices["K1"]["url"])
-    assert code == 0 and out.splitlines()[-1].startswith("replayed 7 request(s) to keylock://")  # audit: a batch, then an empty one
+    assert code == 0 and out.splitlines()[-1].startswith("replayed 5 request(s) to keylock://")  # audit: batches, then an empty one
     assert "all answers match (ignoring battery_mV, soc_permille, temperature_dC, time, unix_s)" in out
     # strictly, the hour shows: the clock is a difference
     code, out, _ = cli(capsys, "--port", port, "replay", files[1], "--strict", "--json")
@@ -55,17 +55,39 @@ def test_a_session_replays_with_the_same_answers(served, capsys, tmp_path):
 
 def test_a_changed_answer_is_reported(served, capsys, tmp_path):
     port = served.devices["K1"]["pty"]
-    files = record(capsys, port, tmp_path, ["status"], ["pair", "--phone", PHONE], ["unpair", "--phone", PHONE])
+    files = record(capsys, port, tmp_path, ["status"], ["pair", "--phone", PHONE])
+    unpair(capsys, served, port, PHONE)
     assert cli(capsys, "--port", port, "pair", "--phone", PHONE + 1)[0] == 0  # the key's state changes
     try:
         code, out, _ = cli(capsys, "--port", port, "replay", *files)
     finally:
-        cli(capsys, "--port", port, "unpair", "--phone", PHONE + 1)
+        unpair(capsys, served, port, PHONE + 1)
     assert code == 1
     assert f"#1 STATUS_REQUEST seq 1: answer differs\n    flags: recorded 6, now 14\n    paired_phone: recorded 0, now {PHONE + 1}\n" in out
     assert "#1 PAIR seq 1: answer differs\n    code: recorded 'ok', now 'already_paired'\n" in out
-    assert "#1 UNPAIR seq 1: answer differs\n    code: recorded 'ok', now 'not_paired'\n" in out
-    assert out.splitlines()[-1].startswith("replayed 3 request(s)") and "3 differ" in out
+    assert out.splitlines()[-1].startswith("replayed 2 request(s)") and "2 differ" in out
+
+
+def unpair(capsys, served, port, phone):
+    assert cli(capsys, "--port", port, "unpair", "--phone", phone, "--server", served.server, "--key", "K1")[0] == 0
+
+
+def test_a_replayed_signed_command_is_refused_and_changes_nothing(served, capsys, tmp_path):
+    # A relay that recorded the server's signed release cannot use it again: the key's nonce
+    # was single use, and the replay's own challenge gets a fresh one the old MAC does not cover.
+    port = served.devices["K1"]["socket"]
+    assert cli(capsys, "--port", port, "pair", "--phone", PHONE)[0] == 0
+    files = record(capsys, port, tmp_path, ["unpair", "--phone", PHONE, "--server", served.server, "--key", "K1"])
+    assert cli(capsys, "--port", port, "pair", "--phone", PHONE)[0] == 0  # paired again
+    try:
+        code, out, _ = cli(capsys, "--port", port, "replay", *files, "--json")
+        answers = {r["request"]: r for r in json.loads(out)["results"]}
+        assert code == 1
+        assert answers["SIGNED_COMMAND"]["differences"] == [{"field": "code", "recorded": "ok", "replayed": "bad_signature"}]
+        status = json.loads(cli(capsys, "--port", port, "status", "--json")[1])
+        assert status["paired_phone"] == PHONE  # still paired
+    finally:
+        unpair(capsys, served, port, PHONE)
 
 
 def test_retries_in_a_recording_are_one_request_and_stray_answers_are_skipped(tmp_path):

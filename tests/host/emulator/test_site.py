@@ -56,12 +56,18 @@ def test_a_denied_opening_costs_less_than_a_granted_one(tmp_path):
     site.close()
 
 
-def test_a_clock_set_over_the_host_link_keeps_running_from_there(tmp_path):
-    from keylock.protocol.codes import MsgType
+def test_a_provisioned_key_takes_its_clock_only_from_the_server_and_keeps_it_running(tmp_path):
+    from keylock.protocol.codes import ErrorCode, MsgType
 
     site = site_with(tmp_path, "K1")
-    site._host("K1", MsgType.TIME_SET, {"unix_s": 1900000000}, expect_ok=True)
+    before = site._host("K1", MsgType.TIME_REQUEST, {})[1]["unix_s"]
+    _t, answer = site._host("K1", MsgType.TIME_SET, {"unix_s": 1900000000})  # a phone or USB host alone
+    assert answer["code"] == ErrorCode.NOT_SIGNED
+    assert site._host("K1", MsgType.TIME_REQUEST, {})[1]["unix_s"] == before
+    site.skew_clock("K1", 500)
+    assert site._signed("K1", MsgType.TIME_SET) is None  # the server's time, signed for K1
+    synced = site._host("K1", MsgType.TIME_REQUEST, {})[1]["unix_s"]
+    assert synced == int(site.now_s)
     site.advance(60)
-    _t, answer = site._host("K1", MsgType.TIME_REQUEST, {})
-    assert answer["unix_s"] == 1900000060  # not rewritten to the site's virtual time
+    assert site._host("K1", MsgType.TIME_REQUEST, {})[1]["unix_s"] == synced + 60  # it runs from there
     site.close()

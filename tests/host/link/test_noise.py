@@ -9,7 +9,14 @@ import sys
 import pytest
 
 BOUND_S = 60  # far above the worst case: 1 + retries attempts of timeout_ms each, per request
-COMMANDS = [["info"], ["status"], ["time"], ["audit"], ["pair", "--phone", "9001"], ["unpair", "--phone", "9001"]]
+COMMANDS = [
+    ["info"],
+    ["status"],
+    ["time"],
+    ["audit"],
+    ["pair", "--phone", "9001"],
+    ["unpair", "--phone", "9001", "--key", "K1", "--server"],
+]
 
 
 def keylock(*argv):
@@ -22,6 +29,10 @@ def keylock(*argv):
     return run
 
 
+def server_of(command, served):
+    return [served.server] if command[-1] == "--server" else []
+
+
 def noisy(served, rate, seed):
     return f"{served.devices['K1']['url']}?noise={rate}&seed={seed}"
 
@@ -29,13 +40,15 @@ def noisy(served, rate, seed):
 @pytest.mark.parametrize("seed", [1])
 def test_light_noise_is_ridden_out_by_retries(served, seed):
     runs = [
-        keylock("--port", noisy(served, 0.01, seed * 100 + i), "--timeout-ms", "200", "--retries", "6", *command)
+        keylock(
+            "--port", noisy(served, 0.01, seed * 100 + i), "--timeout-ms", "200", "--retries", "6", *command, *server_of(command, served)
+        )
         for i, command in enumerate(COMMANDS)
     ]
     # pair/unpair may legitimately fail when a retry repeats a command that had already
     # taken effect; the reads must get through
     assert sum(run.returncode == 0 for run in runs) >= 4, [run.stderr for run in runs]
-    keylock("--port", served.devices["K1"]["socket"], "unpair", "--phone", "9001")  # whatever happened, clean
+    keylock("--port", served.devices["K1"]["socket"], *COMMANDS[-1], served.server)  # whatever happened, clean
 
 
 def test_heavy_noise_fails_with_no_answer_in_bounded_time(served):
