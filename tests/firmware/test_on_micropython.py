@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from keylock.benchmarks import fuzz_apps_core
 from keylock.host.runtime.micropython import MicroPython, MicroPythonError
 from keylock.protocol.vectors import VECTORS_FILE
 
@@ -25,7 +26,8 @@ def _test_functions():
 
 @pytest.fixture(scope="module")
 def micropython():
-    with MicroPython(mounts={FIRMWARE_TESTS: "/fwtests", VECTORS_FILE.parent: "/vectors"}) as mp:
+    mounts = {FIRMWARE_TESTS: "/fwtests", VECTORS_FILE.parent: "/vectors", Path(fuzz_apps_core.__file__).resolve().parent: "/kl_bench"}
+    with MicroPython(mounts=mounts) as mp:
         mp.exec("import sys\nsys.path.append('/fwtests')")
         assert mp.eval("sys.implementation.name") == "micropython"
         yield mp

@@ -1,0 +1,127 @@
+# Both firmware apps fuzzed on both links in every transaction state (benchmarks/fuzz_apps_core.py):
+# nothing raises, every reply is a frame, and the motor moves only for a valid grant. A short run
+# here; `keylock bench fuzz_apps` is the campaign. Runs on CPython and on MicroPython.
+import sys
+
+try:
+    from keylock.benchmarks import fuzz_apps_core as core
+except ImportError:  # MicroPython: tests/firmware/test_on_micropython.py mounts benchmarks/ at /kl_bench
+    sys.path.append("/kl_bench")
+    import fuzz_apps_core as core
+
+try:
+    from keylock_fw import codec, key_app, lock_app
+except ImportError:
+    from keylock.firmware import codec, key_app, lock_app
+
+FRAMES = 3000  # about 0.4 s on CPython, 2 s on MicroPython (WebAssembly)
+SEED = 1
+_RUN = {}
+
+
+def campaign():
+    if "r" not in _RUN:
+        _RUN["r"] = core.run(frames=FRAMES, seed=SEED)
+    return _RUN["r"]
+
+
+def show(examples):
+    return "\n".join(str(e) for e in examples)
+
+
+def test_both_apps_never_raise_on_any_input_in_any_state():
+    r = campaign()
+    assert r["frames"] >= FRAMES
+    assert r["escaped"] == 0, "%s\n%s" % (r["escaped_by"], show(r["examples"]))
+
+
+def test_the_motor_moves_only_for_a_valid_grant():
+    r = campaign()
+    assert r["unauthorised_pulses"] == 0, show(r["unauthorised_examples"])
+    assert r["accepted_bad_proofs"] == 0, show(r["unauthorised_examples"])
+    assert r["authorised_pulses"] > 0 and r["pulses"] == r["authorised_pulses"]  # grants happened: the oracle was asked
+
+
+def test_every_reply_is_one_well_formed_frame():
+    r = campaign()
+    assert r["malformed_replies"] == 0, show(r["malformed_examples"])
+
+
+def test_every_state_of_both_apps_on_both_links_was_fuzzed():
+    cov = campaign()["coverage"]
+    wanted = ["key.on_lock_frame:" + s for s in core.KEY_STATES]
+    wanted += ["lock.on_key_frame:" + s for s in core.LOCK_STATES + ("unprovisioned",)]
+    wanted += ["key.begin:idle"]
+    wanted += [role + ".on_host_frame:" + s for role in ("key", "lock") for s in ("provisioned", "unprovisioned")]
+    missing = [label for label in wanted if cov.get(label, 0) < 3]
+    assert not missing, (missing, cov)
+
+
+def test_a_seed_is_a_whole_run():
+    a = core.run(frames=400, seed=5)
+    b = core.run(frames=400, seed=5)
+    for k in ("seconds", "frames_per_s"):
+        a.pop(k)
+        b.pop(k)
+    assert a == b
+
+
+# --- the oracle has teeth: sabotaged apps are caught -----------------------------------------
+
+
+class PulsingLock(lock_app.LockApp):
+    """Moves the motor on every HELLO and every host frame."""
+
+    def on_key_frame(self, raw):
+        if len(raw) > 3 and raw[3] == codec.T_HS_HELLO:
+            self.dev.motor_pulse()
+        return lock_app.LockApp.on_key_frame(self, raw)
+
+    def on_host_frame(self, raw):
+        self.dev.motor_pulse()
+        return lock_app.LockApp.on_host_frame(self, raw)
+
+
+class CredulousLock(lock_app.LockApp):
+    """Decides as the real lock does, but forgets to check the server's MAC on the credential."""
+
+    def _check(self, key_time, cred):
+        if cred["key_id"] != self._key_id:
+            return codec.DENIAL_AUTH_FAILED
+        return codec.DENIAL_NONE
+
+
+class FragileKey(key_app.KeyApp):
+    """Raises on every ACCEPT it is given."""
+
+    def on_lock_frame(self, raw):
+        if len(raw) > 3 and raw[3] == codec.T_HS_ACCEPT:
+            raise ValueError("fragile")
+        return key_app.KeyApp.on_lock_frame(self, raw)
+
+
+def test_a_pulse_without_a_session_or_outside_the_key_link_is_caught():
+    r = core.run(frames=800, seed=SEED, lock_cls=PulsingLock)
+    whys = [e["why"] for e in r["unauthorised_examples"]]
+    assert r["unauthorised_pulses"] > 0
+    assert "no authenticated session carried the frame" in whys, whys
+    assert "motor pulse outside the key link" in whys, whys
+
+
+def test_a_grant_on_a_credential_the_server_did_not_sign_is_caught():
+    assert hasattr(lock_app.LockApp, "_check")  # CredulousLock overrides it
+    r = core.run(frames=FRAMES, seed=SEED, lock_cls=CredulousLock)
+    whys = [e["why"] for e in r["unauthorised_examples"]]
+    assert r["unauthorised_pulses"] > 0
+    assert "the credential's server MAC does not hold" in whys, whys
+
+
+def test_an_exception_is_caught_counted_and_reported_with_its_input():
+    r = core.run(frames=800, seed=SEED, key_cls=FragileKey)
+    assert r["frames"] >= 800  # the run went on
+    assert r["escaped"] > 0
+    assert r["escaped_by"].get("key.on_lock_frame proof ValueError", 0) > 0, r["escaped_by"]  # where an ACCEPT is due
+    for e in r["examples"]:
+        assert (e["where"], e["type"], e["message"]) == ("key.on_lock_frame", "ValueError", "fragile"), e
+        assert bytes.fromhex(e["input"])[3] == codec.T_HS_ACCEPT  # the input that raised, to replay
+        assert "on_lock_frame" in e["at"] and e["seed"] == SEED and 0 < e["frame"] <= r["frames"]
