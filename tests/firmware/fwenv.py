@@ -4,11 +4,11 @@ import json
 import sys
 
 try:
-    from keylock_fw import codec, crypto, flash, frame, hal, handshake, session, storage  # MicroPython: mounted as on a board
+    from keylock_fw import codec, crypto, device, flash, frame, hal, handshake, key_app, session, signed, storage  # MicroPython: mounted as on a board
 
     DATA_DIR = "/vectors"
 except ImportError:
-    from keylock.firmware import codec, crypto, flash, frame, hal, handshake, session, storage  # noqa: F401
+    from keylock.firmware import codec, crypto, device, flash, frame, hal, handshake, key_app, session, signed, storage  # noqa: F401
     from keylock.protocol.vectors import VECTORS_FILE
 
     DATA_DIR = str(VECTORS_FILE.parent)
