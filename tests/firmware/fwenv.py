@@ -4,7 +4,19 @@ import json
 import sys
 
 try:
-    from keylock_fw import codec, crypto, device, flash, frame, hal, handshake, key_app, session, signed, storage  # MicroPython: mounted as on a board
+    from keylock_fw import (  # MicroPython: mounted as on a board
+        codec,
+        crypto,
+        device,
+        flash,
+        frame,
+        hal,
+        handshake,
+        key_app,
+        session,
+        signed,
+        storage,
+    )
 
     DATA_DIR = "/vectors"
 except ImportError:
