@@ -590,6 +590,8 @@ class Fuzzer:
             "not_before": start - DAY,
             "not_after": start + 365 * DAY,
             "valid_until": start + days * DAY,
+            "offset_change_at": 0,
+            "offset_change_min": 0,
             "blocklist_version": blocklist_version,
             "rights": [
                 {"target": lock_id, "kind": codec.TARGET_LOCK, "days": codec.DAY_ALL, "from_min": 0, "to_min": 1440},
@@ -845,6 +847,8 @@ class Fuzzer:
                 "not_before": start - rng.below(2 * DAY),
                 "not_after": start + rng.below(400 * DAY),
                 "valid_until": start + rng.below(20 * DAY),
+                "offset_change_at": start + rng.below(20 * DAY) if rng.pct(30) else 0,  # a daylight-saving change
+                "offset_change_min": rng.pick((-60, 60, 30, -32768, 32767)),
                 "blocklist_version": rng.below(8),
                 "rights": [self.right() for _ in range(rng.below(4))],
                 "mac": bytes(16),
@@ -856,6 +860,8 @@ class Fuzzer:
             "not_before": self.time_value(),
             "not_after": self.time_value(),
             "valid_until": self.time_value(),
+            "offset_change_at": self.time_value(),
+            "offset_change_min": rng.pick((-60, 60, -32768, 32767, 0)),
             "blocklist_version": self.u32(),
             "rights": [self.right() for _ in range(rng.pick((0, 1, 2, 3, 40, 255)))],
             "mac": rng.data(16),
@@ -921,6 +927,8 @@ class Fuzzer:
                 "flags": rng.below(256),
                 "time": self.time_value(),
                 "valid_until": self.time_value(),
+                "offset_change_at": 0,
+                "offset_change_min": 0,
                 "paired_phone": self.u32(),
                 "temperature_dC": rng.int_in(-32768, 32767),
             }

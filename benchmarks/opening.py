@@ -59,6 +59,8 @@ class Pair:
             "not_before": 0,
             "not_after": 0xFFFFFFFF,
             "valid_until": START_S + 10 * 86400,
+            "offset_change_at": 0,
+            "offset_change_min": 0,
             "blocklist_version": 0,
             "rights": [right],
             "mac": bytes(16),

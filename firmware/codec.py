@@ -166,7 +166,7 @@ def _d_access_right(b, o):
 
 
 def _e_credential(m, out):
-    out.append(pack('<LLLLLL', _int(m['key_id'], 0, 4294967295), _int(m['issued_at'], 0, 4294967295), _int(m['not_before'], 0, 4294967295), _int(m['not_after'], 0, 4294967295), _int(m['valid_until'], 0, 4294967295), _int(m['blocklist_version'], 0, 4294967295)))
+    out.append(pack('<LLLLLLhL', _int(m['key_id'], 0, 4294967295), _int(m['issued_at'], 0, 4294967295), _int(m['not_before'], 0, 4294967295), _int(m['not_after'], 0, 4294967295), _int(m['valid_until'], 0, 4294967295), _int(m['offset_change_at'], 0, 4294967295), _int(m['offset_change_min'], -32768, 32767), _int(m['blocklist_version'], 0, 4294967295)))
     v = m['rights']
     out.append(pack('<B', _int(len(v), 0, 255)))
     for x in v:
@@ -175,14 +175,16 @@ def _e_credential(m, out):
 
 def _d_credential(b, o):
     m = {}
-    v = unpack_from('<LLLLLL', b, o)
+    v = unpack_from('<LLLLLLhL', b, o)
     m['key_id'] = v[0]
     m['issued_at'] = v[1]
     m['not_before'] = v[2]
     m['not_after'] = v[3]
     m['valid_until'] = v[4]
-    m['blocklist_version'] = v[5]
-    o += 24
+    m['offset_change_at'] = v[5]
+    m['offset_change_min'] = v[6]
+    m['blocklist_version'] = v[7]
+    o += 30
     n = _int(unpack_from('<B', b, o)[0], 0, 255)
     o += 1
     v = []

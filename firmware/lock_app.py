@@ -175,8 +175,11 @@ class LockApp:
         ]
         if not mine:
             return codec.DENIAL_NOT_AUTHORIZED
+        schedule_time = key_time
+        if cred["offset_change_at"] and key_time >= cred["offset_change_at"]:
+            schedule_time += cred["offset_change_min"] * 60  # past a daylight-saving change: local time moved
         for right in mine:
-            if right_allows(right, key_time):
+            if right_allows(right, schedule_time):
                 return codec.DENIAL_NONE
         return codec.DENIAL_OUTSIDE_SCHEDULE
 

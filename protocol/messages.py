@@ -35,6 +35,11 @@ Credential = Struct(
     "not_before" / Int32ul,  # the validity window of the key's rights
     "not_after" / Int32ul,
     "valid_until" / Int32ul,  # end of the current validation (10 days after it)
+    # Rights are in UTC as converted at issue. A daylight-saving change within the validity
+    # shifts the site's clock: from `offset_change_at` (0: none) the lock reads them at its
+    # time plus `offset_change_min`, so schedules stay in local time across the change.
+    "offset_change_at" / Int32ul,
+    "offset_change_min" / Int16sl,
     "blocklist_version" / Int32ul,  # the server's blocklist version at issue
     "rights" / Counted(Int8ul, AccessRight, max_count=MAX_RIGHTS),
     "mac" / Bytes(SERVER_MAC_LEN),

@@ -381,6 +381,22 @@ class AccessServer:
                     what = self.lock_name(lock_id) if lock_id else self.group_name(group_id)
                     raise ValueError(f"key {key!r} has no grant on {what!r}")
 
+    def _offset_change(self, from_s, until_s):
+        """(when, by how many minutes) the site's UTC offset changes between two times, or
+        (0, 0): a daylight-saving change within a credential's validity, found to the second
+        by bisection (offsets change at most twice a year, so one change per 10 days)."""
+        before = self._utc_offset_min(from_s)
+        if self._utc_offset_min(until_s) == before:
+            return 0, 0
+        lo, hi = from_s, until_s  # offset(lo) == before, offset(hi) != before
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if self._utc_offset_min(mid) == before:
+                lo = mid
+            else:
+                hi = mid
+        return hi, self._utc_offset_min(hi) - before
+
     def _utc_offset_min(self, now_s):
         offset = datetime.fromtimestamp(now_s, self._tz).utcoffset()
         assert offset is not None, "an aware datetime has an offset"
@@ -450,6 +466,7 @@ class AccessServer:
                 if len(rights) > MAX_RIGHTS:  # only if a DST change split more windows than at grant time
                     raise ValueError(f"key {key!r} has {len(rights)} access rights; a credential holds {MAX_RIGHTS}")
                 valid_until = min(now + VALIDATION_S, not_after_s)
+                change_at, change_min = self._offset_change(now, valid_until)
                 version = self._blocklist_version()
                 credential = signed.sign_credential(
                     self._server,
@@ -459,6 +476,8 @@ class AccessServer:
                         "not_before": not_before_s,
                         "not_after": not_after_s,
                         "valid_until": valid_until,
+                        "offset_change_at": change_at,
+                        "offset_change_min": change_min,
                         "blocklist_version": version,
                         "rights": rights,
                         "mac": bytes(16),

@@ -13,6 +13,8 @@ CRED = {
     "not_before": 0,
     "not_after": 10**9,
     "valid_until": 864100,
+    "offset_change_at": 0,
+    "offset_change_min": 0,
     "blocklist_version": 3,
     "rights": [{"target": 7, "kind": 1, "days": 127, "from_min": 0, "to_min": 1440}],
     "mac": bytes(16),

@@ -73,6 +73,8 @@ def credential(valid_until):
         "not_before": 0,
         "not_after": 0xFFFFFFFF,
         "valid_until": valid_until,
+        "offset_change_at": 0,
+        "offset_change_min": 0,
         "blocklist_version": 3,
         "rights": [right],
         "mac": bytes(16),

@@ -16,11 +16,24 @@ def lock_server_key(server, lock):
 def test_the_credential_verifies_on_every_lock_and_any_change_breaks_it(site):
     site.grant("K1", locks=["L3"])
     cred = site.validate("K1").credential
-    assert set(cred) == {"key_id", "issued_at", "not_before", "not_after", "valid_until", "blocklist_version", "rights", "mac"}
+    assert set(cred) == {
+        "key_id",
+        "issued_at",
+        "not_before",
+        "not_after",
+        "valid_until",
+        "offset_change_at",
+        "offset_change_min",
+        "blocklist_version",
+        "rights",
+        "mac",
+    }
     for lock in ("L1", "L2", "L3"):
         _, _, server_key = lock_server_key(site, lock)
         assert signed.credential_ok(server_key, cred)
     assert not signed.credential_ok(lock_server_key(site, "L1")[2], dict(cred, valid_until=cred["valid_until"] + 1))
+    shifted = dict(cred, offset_change_at=cred["issued_at"] + 60, offset_change_min=cred["offset_change_min"] ^ 60)
+    assert not signed.credential_ok(lock_server_key(site, "L1")[2], shifted)  # the daylight-saving fields are signed too
     widened = dict(cred, rights=[dict(cred["rights"][0], target=101)])
     assert not signed.credential_ok(lock_server_key(site, "L1")[2], widened)
 
