@@ -262,6 +262,9 @@ class FuzzDevice(device.Device):  # pyright: ignore[reportGeneralTypeIssues]  (d
         self.unit.fuzzer.on_pulse(self.unit)
 
 
+HELLO_BYTES = 9 + 4 + 16 + 1  # framing, key id, nonce, protocol version
+
+
 class Witness:
     """What the harness knows of a lock's key link without its code: the site secret and the
     frames. It verifies the key's PROOF of the last handshake the lock answered with keys it
@@ -288,7 +291,7 @@ class Witness:
         if self.pending is None or self.site is None:
             return None
         hello, challenge = self.pending
-        if len(hello) != 29 or len(challenge) != 33 or len(raw) != 17:
+        if len(hello) != HELLO_BYTES or len(challenge) != 33 or len(raw) != 17:
             return None
         key_id = unpack_from("<L", hello, 5)[0]
         nk, nl = hello[9:25], challenge[5:21]
@@ -892,7 +895,11 @@ class Fuzzer:
         rng = self.rng
         C = codec
         if t == C.T_HS_HELLO:
-            return {"key_id": self.u32(), "nonce": rng.data(16)}
+            return {
+                "key_id": self.u32(),
+                "nonce": rng.data(16),
+                "protocol_version": rng.pick((codec.PROTOCOL_VERSION, codec.PROTOCOL_VERSION ^ 1, 0, 255)),
+            }
         if t == C.T_HS_CHALLENGE:
             return {"nonce": rng.data(16), "proof": rng.data(8)}
         if t == C.T_HS_PROOF or t == C.T_HS_ACCEPT:
@@ -972,7 +979,11 @@ class Fuzzer:
         if t == T_KEY_CHALLENGE_REQUEST:
             return {}
         if t == T_KEY_CHALLENGE:
-            return {"key_id": self.u32(), "nonce": rng.data(16)}
+            return {
+                "key_id": self.u32(),
+                "nonce": rng.data(16),
+                "protocol_version": rng.pick((codec.PROTOCOL_VERSION, codec.PROTOCOL_VERSION ^ 1, 0, 255)),
+            }
         if t == T_SIGNED_COMMAND:
             inner = rng.pick(SIGNED_COMMANDS) if rng.pct(80) else rng.pick(ALL_TYPES)
             return {"command": inner, "body": self.body(inner), "mac": rng.data(16)}

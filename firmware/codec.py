@@ -47,7 +47,7 @@ CRC_LEN = const(4)
 OVERHEAD = const(9)
 
 # --- shared figures (protocol/codes.py)
-PROTOCOL_VERSION = const(2)
+PROTOCOL_VERSION = const(3)
 LOW_BATTERY_PERMILLE = const(150)
 
 # --- MsgType (protocol/codes.py)
@@ -109,7 +109,8 @@ DENIAL_UNDER_TEMPERATURE = const(9)
 DENIAL_LOW_BATTERY = const(10)
 DENIAL_KEY_REMOVED = const(11)
 DENIAL_CLOCK_ROLLBACK = const(12)
-_V_DENIAL = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+DENIAL_PROTOCOL_MISMATCH = const(13)
+_V_DENIAL = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
 
 # --- ErrorCode (protocol/codes.py)
 ERR_OK = const(0)
@@ -129,7 +130,8 @@ ERR_STORAGE = const(69)
 ERR_WRONG_ROLE = const(70)
 ERR_BLOCKLIST_NEEDED = const(71)
 ERR_NOT_SIGNED = const(72)
-_V_ERRORCODE = (0, 1, 2, 3, 4, 5, 6, 7, 64, 65, 66, 67, 68, 69, 70, 71, 72)
+ERR_PROTOCOL_VERSION = const(73)
+_V_ERRORCODE = (0, 1, 2, 3, 4, 5, 6, 7, 64, 65, 66, 67, 68, 69, 70, 71, 72, 73)
 
 # --- KeyFlag (protocol/codes.py)
 FLAG_BATTERY_LOW = const(1)
@@ -217,14 +219,15 @@ def _d_audit_record(b, o):
 # --- messages (protocol/messages.py MESSAGES)
 
 def _e_msg_hs_hello(m, out):
-    out.append(pack('<L16s', _int(m['key_id'], 0, 4294967295), _bytes(m['nonce'], 16)))
+    out.append(pack('<L16sB', _int(m['key_id'], 0, 4294967295), _bytes(m['nonce'], 16), _int(m['protocol_version'], 0, 255)))
 
 def _d_msg_hs_hello(b, o):
     m = {}
-    v = unpack_from('<L16s', b, o)
+    v = unpack_from('<L16sB', b, o)
     m['key_id'] = v[0]
     m['nonce'] = v[1]
-    o += 20
+    m['protocol_version'] = v[2]
+    o += 21
     return m, o
 
 

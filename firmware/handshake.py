@@ -30,7 +30,8 @@ _DONE = const(4)
 
 
 class HandshakeError(Exception):
-    # reason: "frame_<frame reason>", "unexpected" (wrong message for the state) or "bad_proof"
+    # reason: "frame_<frame reason>", "unexpected" (wrong message for the state), "bad_proof"
+    # or "protocol_version" (a HELLO of another protocol version)
     def __init__(self, reason):
         super().__init__(reason)
         self.reason = reason
@@ -60,6 +61,8 @@ _T_CHALLENGE = codec.T_HS_CHALLENGE
 _T_PROOF = codec.T_HS_PROOF
 _T_ACCEPT = codec.T_HS_ACCEPT
 _split = frame.split
+_VERSION = bytes((codec.PROTOCOL_VERSION,))  # in HELLO, and so in the transcript both proofs cover
+_HELLO_LEN = const(4 + 16 + 1)  # key id, nonce, protocol version
 _encode_body = frame.encode_body
 _ct_equal = crypto.ct_equal
 _HmacKey = crypto.HmacKey
@@ -82,7 +85,7 @@ class KeyInitiator:
 
     def hello(self, seq=0):
         nk = hal.urandom(NONCE_LEN)
-        raw = _encode_body(pack("<HBBL", 2 + 4 + NONCE_LEN, _T_HELLO, seq & 0xFF, self.key_id) + nk)
+        raw = _encode_body(pack("<HBBL", 2 + _HELLO_LEN, _T_HELLO, seq & 0xFF, self.key_id) + nk + _VERSION)
         self._nk = nk
         self._transcript = raw[1:-_CRC_LEN]
         self.state = _AWAIT_CHALLENGE
@@ -123,11 +126,18 @@ class LockResponder:
 
     def on_hello(self, raw):
         # Any HELLO starts over: it is unauthenticated, and a key may retry at any time.
-        seq, payload = _expect(raw, _T_HELLO, 4 + NONCE_LEN, True)
+        try:
+            seq, payload = _expect(raw, _T_HELLO, _HELLO_LEN, True)
+        except HandshakeError as e:
+            if e.reason == "frame_bad_payload":  # another version's HELLO has another size
+                raise HandshakeError("protocol_version") from None
+            raise
+        if payload[-1:] != _VERSION:
+            raise HandshakeError("protocol_version")
         key_id = unpack_from("<L", payload)[0]
         prf = crypto.HmacKey(crypto.key_secret(self._site, key_id))
         nl = hal.urandom(NONCE_LEN)
-        kl, lk = _session_keys(prf, key_id, payload[4:], nl)
+        kl, lk = _session_keys(prf, key_id, payload[4 : 4 + NONCE_LEN], nl)
         head = pack("<HBB", 2 + NONCE_LEN + PROOF_LEN, _T_CHALLENGE, seq & 0xFF) + nl
         transcript = raw[1:-_CRC_LEN] + head
         proof = lk.mac(b"L" + transcript)[:PROOF_LEN]

@@ -33,6 +33,15 @@ _NONCE_LEN = const(16)
 _SIGNED_ONLY = (codec.T_TIME_SET, codec.T_GRANT, codec.T_VALIDATE, codec.T_BLOCKLIST_UPDATE, codec.T_UNPAIR, codec.T_PROVISION)
 
 
+def _says_other_version(raw):
+    """True for the lock's plain RESULT protocol_version in answer to our HELLO."""
+    try:
+        t, secured, _seq, payload = frame.split(raw)
+    except frame.FrameError:
+        return False
+    return t == codec.T_RESULT and not secured and payload == bytes((codec.ERR_PROTOCOL_VERSION,))
+
+
 class KeyApp:
     def __init__(self, device):
         self.dev = device
@@ -124,6 +133,10 @@ class KeyApp:
             return None  # no transaction: whatever the lock says is not an answer to us
         try:
             if self.state == _HANDSHAKE:
+                if _says_other_version(raw):
+                    self._finish(codec.OUTCOME_DENIED, codec.DENIAL_PROTOCOL_MISMATCH, 0)
+                    self.state = _IDLE
+                    return None
                 proof = self._hs.on_challenge(raw)
                 self.state = _PROOF
                 return proof

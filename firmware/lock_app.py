@@ -88,7 +88,9 @@ class LockApp:
             self._session = None
             try:
                 return self._responder.on_hello(raw)
-            except handshake.HandshakeError:
+            except handshake.HandshakeError as e:
+                if e.reason == "protocol_version":  # say so, rather than have the key guess at silence
+                    return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_PROTOCOL_VERSION})
                 return None
         if t == codec.T_HS_PROOF and not secured:
             try:

@@ -74,6 +74,7 @@ class Denial(IntEnum):
     LOW_BATTERY = 10
     KEY_REMOVED = 11
     CLOCK_ROLLBACK = 12
+    PROTOCOL_MISMATCH = 13  # key and lock speak different protocol versions (keylock's addition)
 
 
 class ErrorCode(IntEnum):
@@ -97,6 +98,7 @@ class ErrorCode(IntEnum):
     WRONG_ROLE = 70
     BLOCKLIST_NEEDED = 71  # lock -> key: your credential names a newer blocklist than mine: hand it over first
     NOT_SIGNED = 72  # a provisioned key takes this command only as a SIGNED_COMMAND from the server
+    PROTOCOL_VERSION = 73  # lock -> key, in answer to HELLO: not my protocol version
 
 
 class KeyFlag(IntFlag):
@@ -129,7 +131,7 @@ DENIAL_REASONS = tuple(denial.name.lower() for denial in Denial if denial is not
 PUBLIC_ERROR_CODES = tuple(code.name.lower() for code in ErrorCode if 0 < code < 32)  # SCENARIOS.md `error:`
 
 # Figures key, lock, server and tools must agree on; the firmware codec exports them too.
-PROTOCOL_VERSION = 2  # INFO.protocol_version: bump when a frame, message or exchange changes incompatibly
+PROTOCOL_VERSION = 3  # INFO.protocol_version and HS_HELLO: bump when a frame, message or exchange changes incompatibly
 LOW_BATTERY_PERMILLE = 150  # at or below this a key warns (KeyFlag.BATTERY_LOW) and is on the battery report
 LOW_BATTERY_SOC = LOW_BATTERY_PERMILLE / 1000
 EXPORTED_FIGURES = ("PROTOCOL_VERSION", "LOW_BATTERY_PERMILLE")

@@ -57,7 +57,8 @@ AuditRecord = Struct(
 # --- messages ---------------------------------------------------------------------
 
 MESSAGES = {
-    MsgType.HS_HELLO: Struct("key_id" / Int32ul, "nonce" / Bytes(NONCE_LEN)),
+    # the key's protocol version: a lock of another answers RESULT protocol_version, not a CHALLENGE
+    MsgType.HS_HELLO: Struct("key_id" / Int32ul, "nonce" / Bytes(NONCE_LEN), "protocol_version" / Int8ul),
     MsgType.HS_CHALLENGE: Struct("nonce" / Bytes(NONCE_LEN), "proof" / Bytes(PROOF_LEN)),
     MsgType.HS_PROOF: Struct("proof" / Bytes(PROOF_LEN)),
     MsgType.HS_ACCEPT: Struct("proof" / Bytes(PROOF_LEN)),

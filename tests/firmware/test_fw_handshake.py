@@ -77,7 +77,7 @@ def alterations(raw):
 def test_handshake_completes_and_keys_agree():
     k, lock = fresh()
     frames = handshake(k, lock)
-    assert sum(len(f) for f in frames) == 96
+    assert sum(len(f) for f in frames) == 97
     assert lock.key_id == KEY_ID
     t, seq, m = lock.session.open(k.session.seal(codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9}))
     assert (t, seq, m) == (codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9})
@@ -230,3 +230,18 @@ def test_known_answer_handshake():
     assert k.session.seal(codec.T_AUDIT_ACK, f["seq"], f["fields"]).hex() == f["hex"]
     f = v["session_lock_to_key"]
     assert lock.session.seal(codec.T_DECISION, f["seq"], f["fields"]).hex() == f["hex"]
+
+
+def test_a_hello_of_another_protocol_version_is_refused_as_such():
+    from struct import pack
+
+    _k, lock = fresh()
+    nonce = bytes(range(16))
+    other_version = pack("<HBBL", 2 + 21, codec.T_HS_HELLO, 0, 1001) + nonce + bytes((codec.PROTOCOL_VERSION ^ 0x01,))
+    before_versions = pack("<HBBL", 2 + 20, codec.T_HS_HELLO, 0, 1001) + nonce  # protocol 1 and 2 had none
+    for body in (other_version, before_versions):
+        try:
+            lock.on_hello(hs.frame.encode_body(body))
+            raise AssertionError("a HELLO of another version was taken")
+        except hs.HandshakeError as e:
+            assert e.reason == "protocol_version", e.reason

@@ -8,6 +8,7 @@ its motor) again on a repeated CREDENTIAL, and the key raised AttributeError on 
 frame outside a session."""
 
 from keylock.firmware import codec
+from keylock.firmware import frame as fw_frame
 from keylock.host.emulator.site import EmulatedSite
 from keylock.protocol.codes import Denial, Outcome
 
@@ -109,4 +110,18 @@ def test_the_key_takes_any_lock_frame_outside_a_session_without_raising(tmp_path
     assert key.on_lock_frame(bytes(len(hello))) is None  # a garbled CHALLENGE ends the transaction
     assert key.outcome == (Outcome.DENIED, Denial.AUTH_FAILED)
     assert [key.on_lock_frame(raw) for raw in noise] == [None] * len(noise)  # and later frames are ignored
+    site.close()
+
+
+def test_key_and_lock_of_different_protocol_versions_deny_with_the_reason(tmp_path):
+    site = site_with(tmp_path, "K1")
+    key, lock = site.devices._apps["K1"], site.devices._apps["L1"]
+    hello = bytearray(key.begin())
+    hello[-5] ^= 0x01  # the version byte before the CRC: the key speaks another version
+    body = bytes(hello[1:-4])
+    answer = lock.on_key_frame(fw_frame.encode_body(body))
+    t, _seq, fields, _mac = fw_frame.decode(answer)
+    assert (t, fields["code"]) == (codec.T_RESULT, codec.ERR_PROTOCOL_VERSION)  # said, not silence
+    assert key.on_lock_frame(answer) is None
+    assert key.outcome == (Outcome.DENIED, Denial.PROTOCOL_MISMATCH)
     site.close()

@@ -41,8 +41,8 @@ def test_opening_energy_is_debited_from_the_key(tmp_path):
 def test_wire_bytes_of_an_opening(tmp_path):
     site = site_with(tmp_path, "K1")
     result = site.open("K1", "L1")
-    # 96 bytes of handshake, then credential/decision, audit read/batch, ack/result in the session
-    assert result.wire_bytes > 96
+    # 97 bytes of handshake, then credential/decision, audit read/batch, ack/result in the session
+    assert result.wire_bytes > 97
     site.close()
 
 
