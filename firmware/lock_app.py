@@ -146,9 +146,12 @@ class LockApp:
             # Only a grant moves the rollback guard, and only to the server's signed time.
             self.highest_time = cred["issued_at"]
             self.store.put("time", pack("<L", self.highest_time))
-        if reason == codec.DENIAL_NONE:
-            self.dev.motor_pulse()  # the emulator may cut power here: then nothing is recorded
+        # The decision is durable before the motor moves: power (the key's) can fail at the
+        # pulse, and an opening with no record must never happen; a record of a grant whose
+        # pulse then failed is the lesser evil.
         self._record(self._key_id, key_time, reason)
+        if reason == codec.DENIAL_NONE:
+            self.dev.motor_pulse()  # the emulator may cut power here
         outcome = codec.OUTCOME_GRANTED if reason == codec.DENIAL_NONE else codec.OUTCOME_DENIED
         return {"lock_id": self.lock_id, "outcome": outcome, "reason": reason, "blocklist_version": self.blocklist["version"]}
 
