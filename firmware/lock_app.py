@@ -63,6 +63,7 @@ class LockApp:
         self.copy_from = unpack_from("<L", raw)[0] if raw else 0  # the first event no key has taken yet
         self._session = None
         self._key_id = 0
+        self.auth_failures = 0  # failed PROOFs since power-up (RAM: the lock is powered by each key)
         self._asked_blocklist = False  # this session already asked the key for its blocklist
         self._decided = False  # one decision per session
         if self.cfg:
@@ -95,8 +96,14 @@ class LockApp:
         if t == codec.T_HS_PROOF and not secured:
             try:
                 reply = self._responder.on_proof(raw)
-            except handshake.HandshakeError:
-                self._record(self._responder.key_id or 0, self.highest_time, codec.DENIAL_AUTH_FAILED, foreign=True)
+            except handshake.HandshakeError as e:
+                # Only a PROOF that answers our CHALLENGE and fails counts, and only the first of
+                # a power-up is written: a burst of bad or bare proofs must not wear the flash
+                # or push older records out of the ring. The rest are counted in RAM.
+                if e.reason == "bad_proof":
+                    self.auth_failures += 1
+                    if self.auth_failures == 1:
+                        self._record(self._responder.key_id or 0, self.highest_time, codec.DENIAL_AUTH_FAILED, foreign=True)
                 return None
             self._session = self._responder.session
             self._key_id = self._responder.key_id

@@ -39,3 +39,31 @@ def test_a_power_cut_at_the_motor_pulse_leaves_the_grant_recorded(tmp_path):
     assert len(events) == before + 1, "the motor ran and the lock kept no record"
     assert (events[-1]["key_id"], events[-1]["outcome"], events[-1]["reason"]) == (site.server.key_id("K1"), Outcome.GRANTED, Denial.NONE)
     site.close()
+
+
+def test_a_burst_of_bad_or_bare_proofs_costs_at_most_one_record(tmp_path):
+    # On df81519 every bad PROOF, and every bare PROOF frame with no handshake before it,
+    # appended a record: 367 attempts pushed the oldest failed-authentication records out.
+    from keylock.firmware import codec
+    from keylock.firmware import frame as fw_frame
+
+    site = EmulatedSite("cpython", folder=tmp_path)
+    site.add_lock("L1", group="depot")
+    site.add_key("K1", holder="Holder K1")
+    site.server.grant("K1", groups=["depot"])
+    assert site.validate("K1") is None
+    site.devices.boot("L1")
+    lock = site.devices._apps["L1"]
+    records_before = len(lock.foreign.read(0, 1000))
+    bare_proof = fw_frame.encode_message(codec.T_HS_PROOF, 1, {"proof": bytes(8)})
+    for _ in range(500):
+        assert lock.on_key_frame(bare_proof) is None  # no handshake: nothing to fail, nothing written
+    key = site.devices._apps["K1"]
+    for _ in range(500):
+        challenge = lock.on_key_frame(key.begin())
+        proof = bytearray(key.on_lock_frame(challenge))
+        proof[-5] ^= 0x01  # a wrong proof (XOR: always wrong), CRC left to be recomputed below
+        assert lock.on_key_frame(fw_frame.encode_body(bytes(proof[1:-4]))) is None
+    assert lock.auth_failures == 500
+    assert len(lock.foreign.read(0, 1000)) == records_before + 1
+    site.close()
