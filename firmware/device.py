@@ -12,10 +12,14 @@ class Device:
         self.battery_permille = 1000  # the key's fuel gauge; the lock has none
         self.temperature_dC = 200
         self.rtc_s = None  # the key's real-time clock; None when it has lost time
+        self.ticks = 0  # a free-running millisecond counter wrapping at 2**30 (a board's time.ticks_ms; the emulator's virtual time)
         self.outputs = []  # (what, detail) in order: ("led", "warn"), ("motor", 1), ...
 
     def urandom(self, n):
         return hal.urandom(n)
+
+    def ticks_ms(self):
+        return self.ticks
 
     def now_s(self):
         return self.rtc_s

@@ -17,6 +17,11 @@ from .version import FW_VERSION  # noqa: F401  (re-exported: flash and its tests
 
 TEMP_MAX_dC = const(850)  # rated to 85 C
 TEMP_MIN_dC = const(-250)  # and down to -25 C
+# The CHALLENGE -> PROOF round trip, by the lock's own tick counter: the wire time of both
+# frames (50 bytes: 9 ms at 57,600 baud, 52 ms at 9,600) plus the key's compute (a board's
+# HMACs: a few ms on an RP2040) fits well within this; a relay that carries the frames
+# farther does not. Measured by ticks, never by any time a key claims.
+MAX_ROUND_TRIP_MS = const(150)
 CLOCK_SLACK_S = const(60)  # a key's clock may run this far behind signed time before it counts as rollback
 AUDIT_RECORD_LEN = audit.RECORD_LEN
 AUDIT_BATCH_MAX = const(64)
@@ -29,6 +34,14 @@ FOREIGN_SECTORS = (LOG_SECTORS[0] + LOG_SECTORS[1], storage.log_sectors(100, AUD
 FLASH_SECTORS = FOREIGN_SECTORS[0] + FOREIGN_SECTORS[1]
 
 _NO_BLOCKLIST = {"version": 0, "key_ids": [], "mac": bytes(16)}
+
+
+_TICKS_HALF = const(1 << 29)  # ticks wrap at 2**30, as MicroPython's time.ticks_ms()
+_TICKS_MASK = const((1 << 30) - 1)
+
+
+def _ticks_diff(a, b):
+    return ((a - b + _TICKS_HALF) & _TICKS_MASK) - _TICKS_HALF
 
 
 def _minute_of_week(unix_s):
@@ -65,6 +78,8 @@ class LockApp:
         self._key_id = 0
         self.auth_failures = 0  # failed PROOFs since power-up (RAM: the lock is powered by each key)
         self._asked_blocklist = False  # this session already asked the key for its blocklist
+        self._challenge_ticks = 0  # when the last CHALLENGE went out
+        self._slow = False  # this session's PROOF came later than the link allows
         self._decided = False  # one decision per session
         if self.cfg:
             site = crypto.HmacKey(self.cfg["secret"])
@@ -88,7 +103,9 @@ class LockApp:
         if t == codec.T_HS_HELLO and not secured:
             self._session = None
             try:
-                return self._responder.on_hello(raw)
+                challenge = self._responder.on_hello(raw)
+                self._challenge_ticks = self.dev.ticks_ms()
+                return challenge
             except handshake.HandshakeError as e:
                 if e.reason == "protocol_version":  # say so, rather than have the key guess at silence
                     return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_PROTOCOL_VERSION})
@@ -108,6 +125,7 @@ class LockApp:
             self._session = self._responder.session
             self._key_id = self._responder.key_id
             self._asked_blocklist = self._decided = False
+            self._slow = _ticks_diff(self.dev.ticks_ms(), self._challenge_ticks) > MAX_ROUND_TRIP_MS
             return reply
         if not secured or self._session is None:
             return None
@@ -166,6 +184,8 @@ class LockApp:
         # Deny unless everything holds; the first failed check is the reason recorded.
         if cred["key_id"] != self._key_id or not signed.credential_ok(self._server, cred):
             return codec.DENIAL_AUTH_FAILED
+        if self._slow:
+            return codec.DENIAL_TIMEOUT
         if key_time + CLOCK_SLACK_S < cred["issued_at"] or key_time + CLOCK_SLACK_S < self.highest_time:
             return codec.DENIAL_CLOCK_ROLLBACK  # earlier than signed time: the key's clock was set back
         if self.dev.temperature_dC > TEMP_MAX_dC:

@@ -75,6 +75,7 @@ class Denial(IntEnum):
     KEY_REMOVED = 11
     CLOCK_ROLLBACK = 12
     PROTOCOL_MISMATCH = 13  # key and lock speak different protocol versions (keylock's addition)
+    TIMEOUT = 14  # the CHALLENGE -> PROOF round trip took longer than the link allows: a relay or a stalled line
 
 
 class ErrorCode(IntEnum):

@@ -29,6 +29,7 @@ LINK_BAUD = 57600  # the key-lock contact link
 DEFAULT_HOLD_S = 2.0
 THERMAL_STEP_MAX_S = 3600.0
 BITS_PER_BYTE = 10
+TICKS_MASK = (1 << 30) - 1  # a lock's millisecond ticks wrap as MicroPython's time.ticks_ms()
 CREDENTIAL_TYPE = int(MsgType.CREDENTIAL)
 
 
@@ -87,6 +88,7 @@ class EmulatedSite:
         self._seq = 0
         self._holders: set[str] = set()
         self._home_secrets: dict[str, bytes] = {}  # keys made for another site: the secret their server knows
+        self.relay_delay_s = 0.0  # fault injection: a relay between key and lock adds this to every frame
 
     # --- building the site ------------------------------------------------------------
 
@@ -266,8 +268,11 @@ class EmulatedSite:
         raw = self.devices.call(key, "begin")
         while raw is not None:
             wire += len(raw)
-            self.now_s += len(raw) * BITS_PER_BYTE / LINK_BAUD
+            self.now_s += len(raw) * BITS_PER_BYTE / LINK_BAUD + self.relay_delay_s
             reply = None
+            # The lock's tick counter is virtual time (wire time, relay delay), never host
+            # wall time: a slow runtime cannot cause a false timeout.
+            self.devices.set(lock, ticks=int(self.now_s * 1000) & TICKS_MASK)
             if lock_alive and raw[3] & 0x7F == CREDENTIAL_TYPE and (pulled or phase in ("compute", "wait")):
                 lock_alive = False  # the lock lost power before it could decide
             if lock_alive:
@@ -279,7 +284,7 @@ class EmulatedSite:
                 self.devices.call(key, "link_lost")
                 break
             wire += len(reply)
-            self.now_s += len(reply) * BITS_PER_BYTE / LINK_BAUD
+            self.now_s += len(reply) * BITS_PER_BYTE / LINK_BAUD + self.relay_delay_s
             raw = self.devices.call(key, "on_lock_frame", reply)
         got = self.devices.outcome(key)
         if got is None:

@@ -125,3 +125,17 @@ def test_key_and_lock_of_different_protocol_versions_deny_with_the_reason(tmp_pa
     assert key.on_lock_frame(answer) is None
     assert key.outcome == (Outcome.DENIED, Denial.PROTOCOL_MISMATCH)
     site.close()
+
+
+def test_a_relay_that_slows_the_challenge_round_trip_is_refused_with_timeout(tmp_path):
+    # On df81519 a relay adding an hour per frame still got a grant.
+    site = site_with(tmp_path, "K1")
+    assert decision(site.open("K1", "L1")) == (Outcome.GRANTED, Denial.NONE)  # at the link's speed
+    site.relay_delay_s = 0.1  # 100 ms each way: CHALLENGE -> PROOF takes 200 ms more
+    assert decision(site.open("K1", "L1")) == (Outcome.DENIED, Denial.TIMEOUT)
+    assert site.lock_audit("L1")[-1]["reason"] == Denial.TIMEOUT
+    site.relay_delay_s = 3600.0
+    assert decision(site.open("K1", "L1")) == (Outcome.DENIED, Denial.TIMEOUT)
+    site.relay_delay_s = 0.0
+    assert decision(site.open("K1", "L1")) == (Outcome.GRANTED, Denial.NONE)
+    site.close()
