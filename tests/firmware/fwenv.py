@@ -80,3 +80,37 @@ def receive(stream_hex, chunk_sizes):
     got += r.feed(data[i:])
     got += r.idle()
     return [bytes(f).hex() for f in got]
+
+
+_temp = {}
+
+
+def new_path(prefix, name):
+    """A fresh file path in a folder of this run (/tmp in the WebAssembly port's memory)."""
+    folder = _temp.get(prefix)
+    if folder is None:
+        if ON_MICROPYTHON:
+            import os
+
+            folder = "/tmp/" + prefix
+            try:
+                os.mkdir(folder)
+            except OSError:
+                pass
+        else:
+            import atexit
+            import shutil
+            import tempfile
+
+            folder = tempfile.mkdtemp(prefix=prefix + "_")
+            atexit.register(shutil.rmtree, folder, True)
+        _temp[prefix] = folder
+    _temp[prefix + "#"] = _temp.get(prefix + "#", 0) + 1
+    path = folder + "/" + name + str(_temp[prefix + "#"])
+    try:
+        import os
+
+        os.remove(path)
+    except OSError:
+        pass
+    return path

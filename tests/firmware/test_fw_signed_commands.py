@@ -2,23 +2,7 @@
 # takes commands that change its security state only signed by the server for that key and
 # bound to a nonce the key issued (SECURITY.md, claim 2). Each test here fails on df81519,
 # where the key took all of them plain. Runs on CPython and on MicroPython.
-import os
-
-from fwenv import ON_MICROPYTHON, codec, crypto, device, flash, frame, key_app, signed
-
-if ON_MICROPYTHON:
-    _DIR = "/tmp/kl_signed"
-    try:
-        os.mkdir(_DIR)
-    except OSError:
-        pass
-else:
-    import atexit
-    import shutil
-    import tempfile
-
-    _DIR = tempfile.mkdtemp(prefix="kl_signed_")
-    atexit.register(shutil.rmtree, _DIR, True)
+from fwenv import codec, crypto, device, flash, frame, key_app, new_path, signed
 
 KEY_ID = 1001
 SITE = bytes(range(32))
@@ -26,17 +10,10 @@ SECRET = crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
 OTHER_SECRET = crypto.key_secret(crypto.HmacKey(bytes(32)), KEY_ID)  # the same id, another site
 START_S = 1767600000
 PHONE = 4711
-_files = [0]
 
 
 def new_key(provision=True):
-    _files[0] += 1
-    path = _DIR + "/key%d.flash" % _files[0]
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-    key = key_app.KeyApp(device.Device(flash.FileFlash(path, key_app.FLASH_SECTORS)))
+    key = key_app.KeyApp(device.Device(flash.FileFlash(new_path("kl_signed", "key"), key_app.FLASH_SECTORS)))
     if provision:
         assert host(key, codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "secret": SECRET}) == codec.ERR_OK
     return key

@@ -2,33 +2,12 @@
 # flash program and erase of a representative workload. Runs on CPython and on MicroPython.
 import os
 
-from fwenv import ON_MICROPYTHON, flash, storage
-
-if ON_MICROPYTHON:
-    _DIR = "/tmp/kl_storage"  # the WebAssembly port's in-memory filesystem has /tmp
-    try:
-        os.mkdir(_DIR)
-    except OSError:
-        pass
-else:
-    import atexit
-    import shutil
-    import tempfile
-
-    _DIR = tempfile.mkdtemp(prefix="kl_storage_")
-    atexit.register(shutil.rmtree, _DIR, True)
-
-_files = [0]
+from fwenv import flash, storage
+from fwenv import new_path as _new_path
 
 
 def new_path():
-    _files[0] += 1
-    path = _DIR + "/dev%d.bin" % _files[0]
-    try:
-        os.remove(path)
-    except OSError:
-        pass
-    return path
+    return _new_path("kl_storage", "dev")
 
 
 def raises(exc, fn, *args):

@@ -6,16 +6,22 @@ from keylock.host.emulator.site import EmulatedSite
 from keylock.protocol.codes import Denial, Outcome
 
 
-class PowerCutAtMotor(Exception):
-    """The key cut the supply it gives the lock, at the motor pulse."""
-
-
-def test_a_power_cut_at_the_motor_pulse_leaves_the_grant_recorded(tmp_path):
+def validated_site(tmp_path):
+    """Lock L1 in the depot; key K1 granted the depot and validated."""
     site = EmulatedSite("cpython", folder=tmp_path)
     site.add_lock("L1", group="depot")
     site.add_key("K1", holder="Holder K1")
     site.server.grant("K1", groups=["depot"])
     assert site.validate("K1") is None
+    return site
+
+
+class PowerCutAtMotor(Exception):
+    """The key cut the supply it gives the lock, at the motor pulse."""
+
+
+def test_a_power_cut_at_the_motor_pulse_leaves_the_grant_recorded(tmp_path):
+    site = validated_site(tmp_path)
     before = len(site.lock_audit("L1"))
     site.devices.boot("L1")  # the key is inserted: the lock powers up
     lock = site.devices._apps["L1"]
@@ -47,11 +53,7 @@ def test_a_burst_of_bad_or_bare_proofs_costs_at_most_one_record(tmp_path):
     from keylock.firmware import codec
     from keylock.firmware import frame as fw_frame
 
-    site = EmulatedSite("cpython", folder=tmp_path)
-    site.add_lock("L1", group="depot")
-    site.add_key("K1", holder="Holder K1")
-    site.server.grant("K1", groups=["depot"])
-    assert site.validate("K1") is None
+    site = validated_site(tmp_path)
     site.devices.boot("L1")
     lock = site.devices._apps["L1"]
     records_before = len(lock.foreign.read(0, 1000))

@@ -1,5 +1,6 @@
 # Shared by the access-server tests (conftest.py puts this folder on sys.path): the start of
 # virtual time and a clock the server reads.
+import sqlite3
 from datetime import UTC, datetime
 
 START_S = int(datetime(2026, 1, 5, 8, 0, tzinfo=UTC).timestamp())  # a Monday, as in SCENARIOS.md
@@ -30,3 +31,13 @@ def lock_admits(credential, lock_id, group_ids, t_s):
         if names_me and r["days"] >> weekday & 1 and r["from_min"] <= minute < r["to_min"]:
             return True
     return False
+
+
+def dump(db_path):
+    """Every row of the database as SQL, read on a second connection as another process would:
+    equal dumps mean nothing changed."""
+    conn = sqlite3.connect(db_path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()

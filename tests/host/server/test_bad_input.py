@@ -1,19 +1,10 @@
 # Bad input gets a clear error and changes nothing: the whole database is compared before
 # and after each refused call (read through a second connection, as another process would).
-import sqlite3
 
 import pytest
-from server_testkit import START_S, YEAR_S
+from server_testkit import START_S, YEAR_S, dump
 
 from keylock.host.server import ServerError
-
-
-def dump(db_path):
-    conn = sqlite3.connect(db_path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
 
 
 @pytest.fixture

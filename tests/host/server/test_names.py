@@ -1,27 +1,18 @@
 # Names are checked and normalised the same way at every entry point and in every lookup:
 # no white space around them, no control or format characters, bounded length, one Unicode
 # form (NFC). A refused name is a one-line ValueError naming the field, and changes nothing.
-import sqlite3
 import unicodedata
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server_testkit import START_S, YEAR_S, Clock
+from server_testkit import START_S, YEAR_S, Clock, dump
 
 from keylock.host.server import MAX_NAME_LEN, MAX_TEXT_LEN, AccessServer, check_name
 
 # The characters the task names: NUL and the Unicode direction controls.
 BIDI = [chr(c) for c in (0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))]
 ZERO_WIDTH_AND_BOM = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"]
-
-
-def dump(db_path):
-    conn = sqlite3.connect(db_path)
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
 
 
 # --- the checker on its own ------------------------------------------------------------

@@ -6,18 +6,10 @@
 import sqlite3
 
 import pytest
-from server_testkit import START_S, YEAR_S
+from server_testkit import START_S, YEAR_S, dump
 
 from keylock.host.errors import KeylockError
 from keylock.host.server import AccessServer, ServerError, StorageError, db
-
-
-def dump(db_path):
-    conn = sqlite3.connect(db_path)  # a second connection, as another process would read it
-    try:
-        return list(conn.iterdump())
-    finally:
-        conn.close()
 
 
 def cap_at_current_size(server):
