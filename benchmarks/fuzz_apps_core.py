@@ -77,8 +77,7 @@ T_KEY_CHALLENGE_REQUEST = getattr(codec, "T_KEY_CHALLENGE_REQUEST", None)
 T_KEY_CHALLENGE = getattr(codec, "T_KEY_CHALLENGE", None)
 T_SIGNED_COMMAND = getattr(codec, "T_SIGNED_COMMAND", None)
 ERR_NOT_SIGNED = getattr(codec, "ERR_NOT_SIGNED", None)
-# What a key takes only signed by the server once provisioned (key_app's _SIGNED_ONLY).
-SIGNED_COMMANDS = (codec.T_TIME_SET, codec.T_GRANT, codec.T_VALIDATE, codec.T_BLOCKLIST_UPDATE, codec.T_UNPAIR, codec.T_PROVISION)
+SIGNED_COMMANDS = codec.SIGNED_COMMANDS  # what a provisioned key takes only signed by the server
 HOST_TYPES = tuple(
     t
     for t in (

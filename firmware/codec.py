@@ -49,6 +49,7 @@ OVERHEAD = const(9)
 # --- shared figures (protocol/codes.py)
 PROTOCOL_VERSION = const(3)
 LOW_BATTERY_PERMILLE = const(150)
+SIGNED_COMMANDS = (71, 73, 74, 17, 77, 72)
 
 # --- MsgType (protocol/codes.py)
 T_HS_HELLO = const(1)

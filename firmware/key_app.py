@@ -28,9 +28,8 @@ _ACK = const(6)
 _BLOCKLIST_FIRST = const(7)  # handing the blocklist over before the lock decides
 
 _NONCE_LEN = const(16)
-# Host commands that change the key's security state: once provisioned, only signed by the
+# codec.SIGNED_COMMANDS change the key's security state: once provisioned, only signed by the
 # server for this key (SIGNED_COMMAND). Unprovisioned, a key takes PROVISION and TIME_SET plain.
-_SIGNED_ONLY = (codec.T_TIME_SET, codec.T_GRANT, codec.T_VALIDATE, codec.T_BLOCKLIST_UPDATE, codec.T_UNPAIR, codec.T_PROVISION)
 
 
 def _says_other_version(raw):
@@ -227,7 +226,7 @@ class KeyApp:
             return frame.encode_message(codec.T_KEY_CHALLENGE, seq, {"key_id": self.key_id, "nonce": self._nonce})
         if t == codec.T_SIGNED_COMMAND:
             return frame.encode_message(codec.T_RESULT, seq, {"code": self._signed(m)})
-        if self.cfg and t in _SIGNED_ONLY:
+        if self.cfg and t in codec.SIGNED_COMMANDS:
             return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_NOT_SIGNED})
         return frame.encode_message(codec.T_RESULT, seq, {"code": self._command(t, m)})
 
@@ -238,7 +237,7 @@ class KeyApp:
             return codec.ERR_NOT_PROVISIONED
         if nonce is None:
             return codec.ERR_STALE  # no challenge outstanding: a replay, or the key rebooted
-        if m["command"] not in _SIGNED_ONLY or not signed.command_ok(self._command_key, self.key_id, nonce, m):
+        if m["command"] not in codec.SIGNED_COMMANDS or not signed.command_ok(self._command_key, self.key_id, nonce, m):
             return codec.ERR_BAD_SIGNATURE
         try:
             inner = codec.decode(m["command"], m["body"])

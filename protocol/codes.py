@@ -137,6 +137,10 @@ LOW_BATTERY_PERMILLE = 150  # at or below this a key warns (KeyFlag.BATTERY_LOW)
 LOW_BATTERY_SOC = LOW_BATTERY_PERMILLE / 1000
 EXPORTED_FIGURES = ("PROTOCOL_VERSION", "LOW_BATTERY_PERMILLE")
 
+# The host commands that change a key's security state: once provisioned, a key takes them only
+# inside a SIGNED_COMMAND the server made for it (the firmware codec exports this list too).
+SIGNED_COMMANDS = (MsgType.TIME_SET, MsgType.GRANT, MsgType.VALIDATE, MsgType.BLOCKLIST_UPDATE, MsgType.UNPAIR, MsgType.PROVISION)
+
 # The enums whose members the firmware codec exports as constants, with their prefix.
 EXPORTED = {
     "T": MsgType,

@@ -228,6 +228,7 @@ def generate() -> str:
     out += ["", "# --- shared figures (protocol/codes.py)"]
     for name in codes.EXPORTED_FIGURES:
         out.append(f"{name} = const({getattr(codes, name)})")
+    out.append(f"SIGNED_COMMANDS = ({', '.join(str(int(t)) for t in codes.SIGNED_COMMANDS)})")
     for prefix, enum in codes.EXPORTED.items():
         out += ["", f"# --- {enum.__name__} (protocol/codes.py)"]
         for member in enum:

@@ -157,7 +157,7 @@ class Device:
         release for this key (a host alone cannot unpair a key). `key` is its name at the
         server; by default the server's name for the id the key reports."""
         with _open_server(server) as srv:
-            key = self._identify(srv, key)
+            key, _key_id = self._key_at_server(srv, key)
             self._signed(srv, key, MsgType.UNPAIR, {"phone_id": phone_id})
 
     def provision(self, role: str, device_id: int, secret: bytes, groups: Sequence[int] = ()) -> None:
@@ -183,8 +183,7 @@ class Device:
     def sync_time(self, server: str | Path, key: str | None = None) -> dict:
         """Set the key's clock to the access server's, signed by the server for this key."""
         with _open_server(server) as srv:
-            key = self._identify(srv, key)
-            key_id = self._check_is(srv, key)
+            key, key_id = self._key_at_server(srv, key)
             self._signed(srv, key, MsgType.TIME_SET, None)
         return {"key": key, "key_id": key_id, **self.time()}
 
@@ -201,8 +200,7 @@ class Device:
         programmer does; the key's clock is left alone. The server issues the credential as
         at a validation, so a blocked or unapproved key is refused there."""
         with _open_server(server) as srv:
-            key = self._identify(srv, key)
-            key_id = self._check_is(srv, key)
+            key, key_id = self._key_at_server(srv, key)
             v = _server_call(server, srv.server.validate, key)
             self._signed(srv, key, MsgType.GRANT, {"credential": v.credential})
         return {"key": key, "key_id": key_id, "valid_until": v.credential["valid_until"], "rights": len(v.credential["rights"])}
@@ -212,8 +210,7 @@ class Device:
         battery reading, then send the signed credential with the server's time, and the
         signed blocklist (which the key takes only if it is newer than the one it has)."""
         with _open_server(server) as srv:
-            key = self._identify(srv, key)
-            key_id = self._check_is(srv, key)
+            key, key_id = self._key_at_server(srv, key)
             records = self._audit_records()
             soc = self.request(MsgType.STATUS_REQUEST, expect=MsgType.KEY_STATUS).fields["soc_permille"] / 1000
             v = _server_call(server, srv.server.validate, key, audit=records, soc=min(soc, 1.0))
@@ -237,21 +234,18 @@ class Device:
             "audit_new": v.audit_stored,
         }
 
-    def _identify(self, srv, key: str | None) -> str:
-        """The key's name at the server: as given, else the name of the id it reports."""
-        if key is not None:
-            return key
+    def _key_at_server(self, srv, key: str | None) -> tuple[str, int]:
+        """(name, id) of this device as a key of the server, from one INFO: `key` checked
+        against the id it reports, or when None the server's name for that id."""
         info = self.info()
-        if info["role"] != "key":
-            raise KeylockError(f"{self.url} is {info['role']} {info['id']}, not a key")
-        return _server_call(srv.path, srv.server.key_name, info["id"])
-
-    def _check_is(self, srv, key: str) -> int:
+        if key is None:
+            if info["role"] != "key":
+                raise KeylockError(f"{self.url} is {info['role']} {info['id']}, not a key")
+            return _server_call(srv.path, srv.server.key_name, info["id"]), info["id"]
         key_id = _server_call(srv.path, srv.server.key_id, key)
-        info = self.info()
         if info["role"] != "key" or info["id"] != key_id:
             raise KeylockError(f"{self.url} is {info['role']} {info['id']}, not key {key!r} ({key_id} in {srv.path})")
-        return key_id
+        return key, key_id
 
 
 class _open_server:

@@ -17,7 +17,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...firmware import signed
-from ...protocol.codes import LOW_BATTERY_SOC, MsgType, TargetKind
+from ...protocol.codes import LOW_BATTERY_SOC, SIGNED_COMMANDS, MsgType, TargetKind
 from ...protocol.messages import MAX_BLOCKLIST, MAX_RIGHTS, MESSAGES
 from . import db, signing
 from .names import check_name, check_text
@@ -282,9 +282,6 @@ class AccessServer:
         key_id = self._id("keys", name)
         return key_id, signing.key_secret(self._site_secret, key_id)
 
-    # Commands that change a key's security state: the key takes them only signed for it.
-    SIGNED_COMMANDS = (MsgType.TIME_SET, MsgType.GRANT, MsgType.VALIDATE, MsgType.BLOCKLIST_UPDATE, MsgType.UNPAIR, MsgType.PROVISION)
-
     def sign_command(self, key, nonce, command, fields=None):
         """The fields of a SIGNED_COMMAND for `key`, bound to the nonce the key issued
         (its KEY_CHALLENGE): `command` with `fields`, MACed under that key's command key.
@@ -292,8 +289,8 @@ class AccessServer:
         a key's clock."""
         key_id = self.key_id(key)
         command = MsgType(command)
-        if command not in self.SIGNED_COMMANDS:
-            raise ValueError(f"the server signs only {', '.join(c.name for c in self.SIGNED_COMMANDS)}, not {command.name}")
+        if command not in SIGNED_COMMANDS:
+            raise ValueError(f"the server signs only {', '.join(c.name for c in SIGNED_COMMANDS)}, not {command.name}")
         if len(nonce) != 16:
             raise ValueError(f"a key's nonce is 16 bytes, got {len(nonce)}")
         if command == MsgType.TIME_SET:
