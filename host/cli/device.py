@@ -47,7 +47,11 @@ class DeviceCommand:
     def arguments(self, parser) -> None:
         pass
 
+    def check(self, args) -> None:
+        """Refuse bad input (UsageError) before the port is opened: bad input changes nothing."""
+
     def run(self, args) -> int:
+        self.check(args)
         timeout_ms = 1000 if args.timeout_ms is None else args.timeout_ms
         retries = 2 if args.retries is None else args.retries
         if timeout_ms <= 0 or retries < 0:
@@ -112,10 +116,12 @@ class Time(DeviceCommand):
         parser.add_argument("--server", metavar="DB", help="the site's access-server database, for --sync")
         parser.add_argument("--key", metavar="NAME", help="the key's name at the server, for --sync")
 
+    def check(self, args):
+        if args.sync and (args.set is not None or not (args.server and args.key)):
+            raise UsageError("--sync needs --server DB and --key NAME, and no --set")
+
     def act(self, device, args):
         if args.sync:
-            if args.set is not None or not (args.server and args.key):
-                raise UsageError("--sync needs --server DB and --key NAME, and no --set")
             t = device.sync_time(args.server, args.key)
             return t, f"clock set to the server's time {t['iso']}"
         if args.set is not None:

@@ -89,3 +89,9 @@ def test_silence_is_no_answer_within_the_timeout(capsys):
 def test_bad_options_exit_2_and_change_nothing(capsys, argv, message):
     code, _, err = cli(capsys, *argv)
     assert code == 2 and message in err
+
+
+def test_bad_sync_arguments_are_refused_before_any_port_is_opened(capsys):
+    # a port nobody listens on: the usage error must come first, with exit 2
+    assert main(["--port", "socket://127.0.0.1:1", "time", "--sync"]) == 2
+    assert capsys.readouterr().err == "keylock: --sync needs --server DB and --key NAME, and no --set\n"
