@@ -27,7 +27,6 @@ _AUDIT = const(5)
 _ACK = const(6)
 _BLOCKLIST_FIRST = const(7)  # handing the blocklist over before the lock decides
 
-_NONCE_LEN = const(16)
 # codec.SIGNED_COMMANDS change the key's security state: once provisioned, only signed by the
 # server for this key (SIGNED_COMMAND). Unprovisioned, a key takes PROVISION and TIME_SET plain.
 
@@ -154,7 +153,6 @@ class KeyApp:
             return None
         if self.state == _DECISION and t == codec.T_RESULT and m["code"] == codec.ERR_BLOCKLIST_NEEDED:
             if self.blocklist is None:
-                self.state = _DECISION
                 return self._credential()  # nothing to hand over: the lock decides on what it has
             self.state = _BLOCKLIST_FIRST
             return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, self.blocklist)
@@ -222,7 +220,7 @@ class KeyApp:
         if t == codec.T_KEY_CHALLENGE_REQUEST:
             if not self.cfg:
                 return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_NOT_PROVISIONED})
-            self._nonce = hal.urandom(_NONCE_LEN)
+            self._nonce = hal.urandom(handshake.NONCE_LEN)
             return frame.encode_message(codec.T_KEY_CHALLENGE, seq, {"key_id": self.key_id, "nonce": self._nonce})
         if t == codec.T_SIGNED_COMMAND:
             return frame.encode_message(codec.T_RESULT, seq, {"code": self._signed(m)})
