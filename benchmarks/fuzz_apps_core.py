@@ -54,11 +54,12 @@ try:
         handshake,
         key_app,
         lock_app,
+        secure,
         session,
         signed,
     )
 except ImportError:
-    from ..firmware import codec, crypto, device, flash, frame, hal, handshake, key_app, lock_app, session, signed
+    from ..firmware import codec, crypto, device, flash, frame, hal, handshake, key_app, lock_app, secure, session, signed
 
 SITE = bytes(range(100, 132))
 OTHER_SITE = bytes(range(200, 232))
@@ -250,7 +251,7 @@ class FuzzDevice(device.Device):  # pyright: ignore[reportGeneralTypeIssues]  (d
     pulse goes to the fuzzer, which judges it."""
 
     def __init__(self, chip, unit):
-        super().__init__(chip)
+        super().__init__(chip, secure.FileSecureStorage(unit.path + ".secure"))
         self.unit = unit
         self.output_count = 0
 

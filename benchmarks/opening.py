@@ -33,9 +33,18 @@ def load_firmware(folder: Path):
     package = importlib.util.module_from_spec(spec)
     sys.modules[name] = package
     spec.loader.exec_module(package)
-    return {
+    fw = {
         m: importlib.import_module(f"{name}.{m}") for m in ("codec", "crypto", "device", "flash", "frame", "key_app", "lock_app", "signed")
     }
+    fw["secure"] = importlib.import_module(f"{name}.secure") if (folder / "secure.py").exists() else None
+    return fw
+
+
+def _device(fw, path, sectors):
+    chip = fw["flash"].FileFlash(str(path), sectors)
+    if fw["secure"] is None:  # a checkout from before the secure-storage service
+        return fw["device"].Device(chip)
+    return fw["device"].Device(chip, fw["secure"].FileSecureStorage(str(path) + ".secure"))
 
 
 class Pair:
@@ -44,10 +53,8 @@ class Pair:
     def __init__(self, fw, folder: Path):
         self.fw = fw
         codec, crypto, signed = fw["codec"], fw["crypto"], fw["signed"]
-        self.key = fw["key_app"].KeyApp(fw["device"].Device(fw["flash"].FileFlash(str(folder / "key.flash"), fw["key_app"].FLASH_SECTORS)))
-        self.lock = fw["lock_app"].LockApp(
-            fw["device"].Device(fw["flash"].FileFlash(str(folder / "lock.flash"), fw["lock_app"].FLASH_SECTORS))
-        )
+        self.key = fw["key_app"].KeyApp(_device(fw, folder / "key.flash", fw["key_app"].FLASH_SECTORS))
+        self.lock = fw["lock_app"].LockApp(_device(fw, folder / "lock.flash", fw["lock_app"].FLASH_SECTORS))
         self.key.dev.set_clock(START_S)
         self.key_secret = crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
         self._host(self.key, codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "secret": self.key_secret})

@@ -13,7 +13,7 @@
 # which boards (and the emulated board) have; without one the service only blocks on reads.
 import sys
 
-from . import codec, device, flash, frame
+from . import codec, device, flash, frame, secure
 from ._const import const
 
 IDLE_MS = const(50)
@@ -33,17 +33,18 @@ def flash_path(role):
 
 def make_app(role, path=None):
     """The firmware app for `role` ("key" or "lock") on a Device whose flash is the file
-    `path` (created erased on first boot, kept across resets)."""
+    `path` (created erased on first boot, kept across resets) and whose secrets are in the
+    file `path`.secure (no board port with a secure element exists yet)."""
     if path is None:
         path = flash_path(role)
     if role == "key":
         from . import key_app
 
-        return key_app.KeyApp(device.Device(flash.FileFlash(path, key_app.FLASH_SECTORS)))
+        return key_app.KeyApp(device.Device(flash.FileFlash(path, key_app.FLASH_SECTORS), secure.FileSecureStorage(path + ".secure")))
     if role == "lock":
         from . import lock_app
 
-        return lock_app.LockApp(device.Device(flash.FileFlash(path, lock_app.FLASH_SECTORS)))
+        return lock_app.LockApp(device.Device(flash.FileFlash(path, lock_app.FLASH_SECTORS), secure.FileSecureStorage(path + ".secure")))
     raise ValueError("role must be key or lock")
 
 

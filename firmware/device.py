@@ -1,13 +1,15 @@
 # What a device's app needs from its hardware, as one object a board port or the emulator
 # supplies: readings (supply, battery gauge, temperature, the key's RTC), outputs (LED,
-# buzzer, motor) and its flash. The emulator's port (host/emulator) sets readings before it
-# delivers a frame and records outputs; a board port reads ADCs and drives pins.
+# buzzer, motor), its flash and its secure storage (secure.py: the secrets, never in flash).
+# The emulator's port (host/emulator) sets readings before it delivers a frame and records
+# outputs; a board port reads ADCs and drives pins.
 from . import hal
 
 
 class Device:
-    def __init__(self, flash):
+    def __init__(self, flash, secure):
         self.flash = flash
+        self.secure = secure
         self.supply_mV = 3000
         self.battery_permille = 1000  # the key's fuel gauge; the lock has none
         self.temperature_dC = 200

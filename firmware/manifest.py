@@ -50,6 +50,7 @@ package(
         "frame.py",
         "hal.py",
         "handshake.py",
+        "secure.py",
         "key_app.py",
         "lock_app.py",
         "session.py",

@@ -5,8 +5,8 @@ from .. import device, flash
 
 
 class EmuDevice(device.Device):
-    def __init__(self, flash_hal):
-        super().__init__(flash_hal)
+    def __init__(self, flash_hal, secure):
+        super().__init__(flash_hal, secure)
         self.cut_at_motor = False
 
     def motor_pulse(self):

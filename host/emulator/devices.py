@@ -6,6 +6,7 @@ from pathlib import Path
 from ...firmware import key_app, lock_app
 from ...firmware.flash import FaultyFlash, FileFlash, PowerCut
 from ...firmware.ports import emulator as emu_port
+from ...firmware.secure import FileSecureStorage
 from ..runtime.micropython import MicroPython
 
 APPS = {"key": (key_app.KeyApp, key_app.FLASH_SECTORS), "lock": (lock_app.LockApp, lock_app.FLASH_SECTORS)}
@@ -42,7 +43,8 @@ class CpythonDevices:
             cut_at, torn = self._cuts[name]
             chip = FaultyFlash(chip, cut_at=cut_at, torn=torn)
         self._flash[name] = chip
-        dev = emu_port.EmuDevice(chip)
+        # The secrets live beside the flash image, never in it (a secure element on a board).
+        dev = emu_port.EmuDevice(chip, FileSecureStorage(str(self.folder / f"{name}.secure")))
         if old is not None:  # readings are the world's, not the device's: carry them over
             for attr in ("supply_mV", "battery_permille", "temperature_dC", "rtc_s"):
                 setattr(dev, attr, getattr(old.dev, attr))
@@ -96,7 +98,7 @@ class CpythonDevices:
 
 _MP_SETUP = """
 import json
-from keylock_fw import key_app, lock_app, flash
+from keylock_fw import key_app, lock_app, flash, secure
 from keylock_fw.ports import emulator as emu_port
 APPS = {"key": (key_app.KeyApp, key_app.FLASH_SECTORS), "lock": (lock_app.LockApp, lock_app.FLASH_SECTORS)}
 DEV = {}
@@ -104,7 +106,7 @@ ROLE = {}
 def boot(name):
     cls, sectors = APPS[ROLE[name]]
     old = DEV.get(name)
-    dev = emu_port.EmuDevice(flash.FileFlash("/flash/" + name + ".flash", sectors))
+    dev = emu_port.EmuDevice(flash.FileFlash("/flash/" + name + ".flash", sectors), secure.FileSecureStorage("/flash/" + name + ".secure"))
     if old is not None:
         for attr in ("supply_mV", "battery_permille", "temperature_dC", "rtc_s"):
             setattr(dev, attr, getattr(old.dev, attr))

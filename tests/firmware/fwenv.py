@@ -13,6 +13,7 @@ try:
         hal,
         handshake,
         key_app,
+        secure,
         session,
         signed,
         storage,
@@ -20,7 +21,7 @@ try:
 
     DATA_DIR = "/vectors"
 except ImportError:
-    from keylock.firmware import codec, crypto, device, flash, frame, hal, handshake, key_app, session, signed, storage  # noqa: F401
+    from keylock.firmware import codec, crypto, device, flash, frame, hal, handshake, key_app, secure, session, signed, storage  # noqa: F401
     from keylock.protocol.vectors import VECTORS_FILE
 
     DATA_DIR = str(VECTORS_FILE.parent)

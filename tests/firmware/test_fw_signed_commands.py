@@ -2,7 +2,7 @@
 # takes commands that change its security state only signed by the server for that key and
 # bound to a nonce the key issued (SECURITY.md, claim 2). Each test here fails on df81519,
 # where the key took all of them plain. Runs on CPython and on MicroPython.
-from fwenv import codec, crypto, device, flash, frame, key_app, new_path, signed
+from fwenv import codec, crypto, device, flash, frame, key_app, new_path, secure, signed
 
 KEY_ID = 1001
 SITE = bytes(range(32))
@@ -13,7 +13,12 @@ PHONE = 4711
 
 
 def new_key(provision=True):
-    key = key_app.KeyApp(device.Device(flash.FileFlash(new_path("kl_signed", "key"), key_app.FLASH_SECTORS)))
+    key = key_app.KeyApp(
+        device.Device(
+            flash.FileFlash(new_path("kl_signed", "key"), key_app.FLASH_SECTORS),
+            secure.FileSecureStorage(new_path("kl_signed", "key.secure")),
+        )
+    )
     if provision:
         assert host(key, codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "secret": SECRET}) == codec.ERR_OK
     return key
