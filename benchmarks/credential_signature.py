@@ -1,7 +1,7 @@
 """Credential signatures: an Ed25519 verify (RFC 8032) of a credential against today's
 HMAC-SHA256 check, on CPython and on MicroPython's unix port at a 32-bit board's heap.
 
-    python -m keylock.benchmarks.credential_signature [--json] [--rounds N] [--heap-wk K]
+    python -m keylock.benchmarks.credential_signature [--json] [--rounds N] [--heap-wk K] [--micropython PATH]
     (also: keylock bench credential_signature)
 
 The credential is a real one (firmware/signed.py's signed bytes, two access rights: 61
@@ -15,6 +15,10 @@ heap to this machine's word size. The modules run compiled by mpy-cross, as on a
 The smallest heap at which one check completes is found by bisection over whole wK (a run
 that ends in MemoryError is too small), then checked by running every size up to the timing
 heap. Medians of --rounds samples; HMACs are timed in batches of 100.
+
+--micropython PATH runs another unix-port binary instead, e.g. a 32-bit build of MicroPython's
+source (`make -C ports/unix MICROPY_FORCE_32BIT=1`), whose words, small ints and big-int
+digits (16 bits) are a 32-bit board's: there `-X heapsize=64wK` is 64 KiB exactly.
 """
 
 import argparse
@@ -150,10 +154,14 @@ def heap_needed(port: Path, build: Path, args: list[str], top: int) -> dict:
     return {"bisection_wK": bisection, "from_wK": max(failed) + 1 if failed else 1, "smallest_wK": min(done) if done else None}
 
 
-def micropython_unix(rounds: int, heap_wk: int, hexes: list[str], progress=print) -> dict:
-    port = unix_port()
+def micropython_unix(rounds: int, heap_wk: int, hexes: list[str], progress=print, port: Path | None = None) -> dict:
     if port is None:
-        raise UnixPortError(f"{UNIX_PORT_DIST} is not installed (Linux x86_64 only): run `make setup`")
+        port = unix_port()
+        if port is None:
+            raise UnixPortError(f"{UNIX_PORT_DIST} is not installed (Linux x86_64 only): run `make setup`")
+        binary = f"{UNIX_PORT_DIST} {importlib.metadata.version(UNIX_PORT_DIST)}"
+    else:
+        binary = str(port)
     with tempfile.TemporaryDirectory(prefix="keylock-mpy-") as folder:
         build = Path(folder)
         compile_modules(build)
@@ -165,7 +173,7 @@ def micropython_unix(rounds: int, heap_wk: int, hexes: list[str], progress=print
         progress(f"MicroPython unix port: smallest heaps by bisection, checked at every size up to {heap_wk}wK ...")
         result["heapsize_wK"] = heap_wk
         result["heap_needed"] = {name: heap_needed(port, build, [f"once-{name}", *hexes], heap_wk) for name in ("ed25519", "hmac")}
-    result["package"] = f"{UNIX_PORT_DIST} {importlib.metadata.version(UNIX_PORT_DIST)}"
+    result["binary"] = binary
     return result
 
 
@@ -182,13 +190,13 @@ def _in_ms(r: dict) -> dict:
     return out
 
 
-def measure(progress=print, rounds: int = 51, heap_wk: int = 64, with_micropython: bool = True) -> dict:
+def measure(progress=print, rounds: int = 51, heap_wk: int = 64, with_micropython: bool = True, port: Path | None = None) -> dict:
     public_key, message, signature = signed_credential()
     progress(f"CPython: {rounds} verifies and {rounds} x 2 x {core.HMAC_BATCH} HMACs ...")
     result = {"message_bytes": len(message), "cpython": _in_ms(core.run(public_key, message, signature, rounds))}
     if with_micropython:
         hexes = [public_key.hex(), message.hex(), signature.hex()]
-        mp = micropython_unix(rounds, heap_wk, hexes, progress)
+        mp = micropython_unix(rounds, heap_wk, hexes, progress, port)
         result["micropython_unix"] = _in_ms(mp)
         result["micropython_over_cpython"] = round(mp["ed25519_verify_us"] / (result["cpython"]["ed25519_verify_ms"] * 1000), 1)
     return result
@@ -211,7 +219,9 @@ def report(r: dict) -> str:
                     f"{'':<26} heap for one {name} check: bisection {h['bisection_wK']}wK; every size from {h['from_wK']}wK completes, "
                     f"the smallest that does is {h['smallest_wK']}wK"
                 )
-            lines.append(f"{'':<26} the verifier's module and base-point table, resident: {x['ed25519_resident_wK']}wK ({x['package']})")
+            lines.append(
+                f"{'':<26} the verifier's module and base-point table, resident: {x['ed25519_resident_wK']}wK ({x['binary']}, MicroPython {x['version']})"
+            )
     if "micropython_over_cpython" in r:
         lines.append(f"MicroPython / CPython, Ed25519 verify: {r['micropython_over_cpython']}")
     return "\n".join(lines)
@@ -222,10 +232,11 @@ def main(argv=None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--rounds", type=int, default=51, help="samples per figure (default 51)")
     parser.add_argument("--heap-wk", type=int, default=64, help="the unix port's heap for timing, in wK (default 64)")
+    parser.add_argument("--micropython", type=Path, metavar="PATH", help="a unix-port binary to run instead of the package's")
     parser.add_argument("--no-micropython", action="store_true", help="CPython only")
     args = parser.parse_args(argv)
     progress = (lambda msg: print(msg, file=sys.stderr)) if args.json else print
-    result = measure(progress, args.rounds, args.heap_wk, not args.no_micropython)
+    result = measure(progress, args.rounds, args.heap_wk, not args.no_micropython, args.micropython)
     print(json.dumps(result) if args.json else report(result))
     return 0
 
