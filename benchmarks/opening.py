@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 SITE = bytes(range(32))
 KEY_ID, LOCK_ID, GROUP = 1001, 101, 7
@@ -33,7 +34,8 @@ def load_firmware(folder: Path):
     package = importlib.util.module_from_spec(spec)
     sys.modules[name] = package
     spec.loader.exec_module(package)
-    fw = {
+    # Any: each module's names are known only at run time (and `secure` may be missing).
+    fw: dict[str, Any] = {
         m: importlib.import_module(f"{name}.{m}") for m in ("codec", "crypto", "device", "flash", "frame", "key_app", "lock_app", "signed")
     }
     fw["secure"] = importlib.import_module(f"{name}.secure") if (folder / "secure.py").exists() else None
