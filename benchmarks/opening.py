@@ -40,6 +40,7 @@ def load_firmware(folder: Path):
     package = importlib.util.module_from_spec(spec)
     sys.modules[name] = package
     spec.loader.exec_module(package)
+    # Any: each module's names are known only at run time (and `secure` may be missing).
     fw: dict[str, Any] = {
         m: importlib.import_module(f"{name}.{m}") for m in ("codec", "crypto", "device", "flash", "frame", "key_app", "lock_app", "signed")
     }

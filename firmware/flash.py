@@ -4,7 +4,8 @@
 #   erase(sector): every byte of the sector back to 0xFF
 # A board port wraps its flash partition in the same four methods. FileFlash keeps a device's
 # flash in a file (the emulator, tests, the WebAssembly port); FaultyFlash cuts the power at
-# the N-th program or erase, the way a brown-out does, for tests and fault injection.
+# the N-th program or erase, the way a brown-out does, tearing that operation by one of the
+# models in TEARS, for tests and fault injection.
 from ._const import const
 
 _SECTOR_SIZE = const(4096)
@@ -68,33 +69,85 @@ class FileFlash:
         f.write(_and(old, data))
         f.flush()
 
-    def erase(self, sector, length=-1):
-        # `length` erases only the sector's first bytes: a torn erase, for fault injection.
+    def erase(self, sector):
         if not 0 <= sector < self.sectors:
             raise ValueError("no such sector")
-        if length < 0 or length > self.sector_size:
-            length = self.sector_size
         self._f.seek(sector * self.sector_size)
-        self._f.write(b"\xff" * length)
+        self._f.write(b"\xff" * self.sector_size)
         self._f.flush()
 
     def close(self):
         self._f.close()
 
 
-class FaultyFlash:
-    """Passes operations to `flash` and counts program and erase calls. The `cut_at`-th one
-    (1-based) fails: with `torn`, a prefix of the program's bytes (or of the sector's erase)
-    lands first; then it and every later write raise PowerCut. `ops` counts calls so far."""
+# What reaches the flash in the operation the power cut interrupts (FaultyFlash's `tear`):
+#   clean   nothing: the cut came before the operation began
+#   half    the first half of a program's bytes, or of the sector for an erase
+#   prefix  a pseudo-random-length prefix (0 to all of it: the operation may even complete
+#           and still never return)
+#   bits    a program clears a pseudo-random subset of the bits it would clear (a NOR cell
+#           array mid-program); an erase sets a pseudo-random subset of the bits to 1
+TEARS = ("clean", "half", "prefix", "bits")
 
-    def __init__(self, flash, cut_at=0, torn=True):
+
+class XorShift32:
+    """A tiny seeded PRNG (xorshift32), so a tear is the same on every runtime and every run:
+    never `random`, which MicroPython lacks or seeds differently."""
+
+    def __init__(self, seed):
+        s = (seed * 2654435761 + 0x9E3779B9) & 0xFFFFFFFF
+        self.state = s or 0x6D2B79F5  # xorshift's one fixed point is 0
+
+    def next(self):
+        x = self.state
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        self.state = x
+        return x
+
+    def below(self, n):
+        """0 <= value < n."""
+        return self.next() % n
+
+    def fill(self, n):
+        """n pseudo-random bytes."""
+        out = bytearray(n)
+        x = 0
+        for i in range(n):
+            if i & 3 == 0:
+                x = self.next()
+            out[i] = x & 0xFF
+            x >>= 8
+        return bytes(out)
+
+
+class FaultyFlash:
+    """Passes operations to `flash` and counts program and erase calls in `ops`. The
+    `cut_at`-th one (1-based; 0 only counts) fails: what `tear` says (TEARS) reaches the
+    flash, then it and every later write raise PowerCut. `seed` makes the pseudo-random
+    tears reproducible. `failed` describes the cut operation once it happened:
+    ("program", addr, length) or ("erase", sector, sector_size). `torn` is the older
+    interface: True is "half", False is "clean"."""
+
+    def __init__(self, flash, cut_at=0, tear="half", seed=0, torn=None):
+        if torn is not None:
+            tear = "half" if torn else "clean"
+        if tear not in TEARS:
+            raise ValueError("tear is one of clean, half, prefix, bits")
         self.flash = flash
         self.sectors = flash.sectors
         self.sector_size = flash.sector_size
         self.cut_at = cut_at
-        self.torn = torn
+        self.tear = tear
+        self.seed = seed
         self.ops = 0
         self.cut = False
+        self.failed = None
+
+    @property
+    def torn(self):
+        return self.tear != "clean"
 
     def read(self, addr, n):
         return self.flash.read(addr, n)
@@ -113,14 +166,45 @@ class FaultyFlash:
 
     def program(self, addr, data):
         if self._fails():
-            if self.torn:
-                self.flash.program(addr, data[: len(data) // 2])
+            self.failed = ("program", addr, len(data))
+            self._tear_program(addr, data)
             raise PowerCut()
         self.flash.program(addr, data)
 
     def erase(self, sector):
         if self._fails():
-            if self.torn:
-                self.flash.erase(sector, self.sector_size // 2)
+            self.failed = ("erase", sector, self.sector_size)
+            self._tear_erase(sector)
             raise PowerCut()
         self.flash.erase(sector)
+
+    def _tear_program(self, addr, data):
+        n = len(data)
+        tear = self.tear
+        if tear == "half":
+            self.flash.program(addr, data[: n // 2])
+        elif tear == "prefix":
+            self.flash.program(addr, data[: XorShift32(self.seed).below(n + 1)])
+        elif tear == "bits":
+            # Programming (data | ~r) clears a bit only where the data has it clear and r
+            # picked it: a subset of the program's cleared bits, never a bit it would keep.
+            mask = (1 << (8 * n)) - 1
+            r = int.from_bytes(XorShift32(self.seed).fill(n), "big")
+            self.flash.program(addr, (int.from_bytes(data, "big") | (r ^ mask)).to_bytes(n, "big"))
+
+    def _tear_erase(self, sector):
+        if self.tear == "clean":
+            return
+        size = self.sector_size
+        base = sector * size
+        old = self.flash.read(base, size)
+        if self.tear == "bits":
+            r = XorShift32(self.seed).fill(size)
+            new = (int.from_bytes(old, "big") | int.from_bytes(r, "big")).to_bytes(size, "big")
+        else:
+            n = size // 2 if self.tear == "half" else XorShift32(self.seed).below(size + 1)
+            new = b"\xff" * n + old[n:]
+        # Through the HAL's own operations, so any flash can be torn: an erase, then the
+        # bytes the interrupted erase left programmed back.
+        self.flash.erase(sector)
+        self.flash.program(base, new)

@@ -1,19 +1,25 @@
 """Emulated devices: the real firmware apps behind one small interface, on CPython in this
-process or on real MicroPython (all devices of a site in one WebAssembly interpreter)."""
+process or on real MicroPython (all devices of a site in one WebAssembly interpreter).
+
+Both runtimes run the same device registry, `Devices` in firmware/ports/emulator.py: how a
+device boots from its flash file, carries the world's readings over a reboot, and loses power
+at an armed flash write (tear models: keylock.firmware.flash.TEARS). Here it is only called:
+directly on CPython, through MicroPython's exec/eval bridge on MicroPython.
+"""
 
 from pathlib import Path
+from typing import Any
 
-from ...firmware import key_app, lock_app
-from ...firmware.flash import FaultyFlash, FileFlash, PowerCut
+from ...firmware.flash import PowerCut
 from ...firmware.ports import emulator as emu_port
-from ...firmware.secure import FileSecureStorage
-from ..runtime.micropython import MicroPython
+from ..runtime.micropython import MicroPython, MicroPythonError
 
-APPS = {"key": (key_app.KeyApp, key_app.FLASH_SECTORS), "lock": (lock_app.LockApp, lock_app.FLASH_SECTORS)}
+__all__ = ["CpythonDevices", "MicropythonDevices", "PowerCut", "make_devices"]
 
 
-def _close(chip) -> None:
-    getattr(chip, "flash", chip).close()  # a FaultyFlash wraps the file flash
+def _tear(tear: str, torn: bool | None) -> str:
+    # `torn` is the older interface: True was today's "half", False "clean".
+    return tear if torn is None else ("half" if torn else "clean")
 
 
 class CpythonDevices:
@@ -23,140 +29,130 @@ class CpythonDevices:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self._apps: dict[str, key_app.KeyApp | lock_app.LockApp] = {}
-        self._roles: dict[str, str] = {}
-        self._cuts: dict[str, tuple[int, bool]] = {}
-        self._flash: dict[str, FileFlash | FaultyFlash] = {}
+        self._devices = emu_port.Devices(str(folder))
+        self._apps = self._devices.apps  # the running apps by name (tests reach into them)
 
     def add(self, name: str, role: str) -> None:
-        self._roles[name] = role
-        self.boot(name)
+        self._devices.add(name, role)
 
     def boot(self, name: str) -> None:
         """Power up (again): the app is rebuilt from its flash file; RAM is gone."""
-        cls, sectors = APPS[self._roles[name]]
-        old = self._apps.get(name)
-        if name in self._flash:
-            _close(self._flash[name])
-        chip = FileFlash(str(self.folder / f"{name}.flash"), sectors)
-        if name in self._cuts:
-            cut_at, torn = self._cuts[name]
-            chip = FaultyFlash(chip, cut_at=cut_at, torn=torn)
-        self._flash[name] = chip
-        # The secrets live beside the flash image, never in it (a secure element on a board).
-        dev = emu_port.EmuDevice(chip, FileSecureStorage(str(self.folder / f"{name}.secure")))
-        if old is not None:  # readings are the world's, not the device's: carry them over
-            for attr in ("supply_mV", "battery_permille", "temperature_dC", "rtc_s"):
-                setattr(dev, attr, getattr(old.dev, attr))
-        self._apps[name] = cls(dev)
+        self._devices.boot(name)
 
-    def arm_power_cut(self, name: str, cut_at: int, torn: bool = True) -> None:
+    def arm_power_cut(self, name: str, cut_at: int, tear: str = "half", seed: int = 0, torn: bool | None = None) -> None:
         """From the device's next power-up, count its flash writes (program and erase) and cut
-        power at the `cut_at`-th (1-based; 0 only counts). disarm() ends it."""
-        self._cuts[name] = (cut_at, torn)
+        power at the `cut_at`-th (1-based; 0 only counts), torn by `tear` (flash.TEARS) with
+        `seed`. disarm() ends it."""
+        self._devices.arm_power_cut(name, cut_at, _tear(tear, torn), seed)
 
     def disarm(self, name: str) -> None:
-        self._cuts.pop(name, None)
+        self._devices.disarm(name)
 
     def flash_writes(self, name: str) -> int:
-        chip = self._flash[name]
-        if not isinstance(chip, FaultyFlash):
-            raise ValueError(f"{name}'s flash writes are counted only from arm_power_cut({name!r}, 0) and its next boot")
-        return chip.ops
+        return self._devices.flash_writes(name)
+
+    def power_cut(self, name: str) -> list | None:
+        """The write the armed cut interrupted ([kind, address or sector, bytes]), or None."""
+        return self._devices.power_cut(name)
 
     def set(self, name: str, **readings) -> None:
-        for attr, value in readings.items():
-            setattr(self._apps[name].dev, attr, value)
+        self._devices.set(name, **readings)
 
-    def get(self, name: str, attr: str):
-        return getattr(self._apps[name].dev, attr)
+    def get(self, name: str, attr: str) -> Any:
+        return self._devices.get(name, attr)
 
     def call(self, name: str, method: str, raw: bytes | None = None):
         """A firmware entry point (begin, on_lock_frame, on_key_frame, on_host_frame): bytes or None.
         Raises PowerCut when the device lost power during the call."""
-        app = self._apps[name]
-        out = getattr(app, method)() if raw is None else getattr(app, method)(raw)
-        return bytes(out) if out is not None else None
+        out = self._devices.call(name, method, raw)
+        if out == emu_port.POWER_CUT:
+            raise PowerCut(f"{name} lost power during {method}")
+        return out
 
     def outcome(self, name: str):
-        app = self._apps[name]
-        if not isinstance(app, key_app.KeyApp):
-            raise ValueError(f"{name} is a lock: only a key knows a transaction's outcome")
-        return app.outcome
+        return self._devices.outcome(name)
 
     def lose_backup(self, name: str) -> None:
         """Battery out for too long: the backup capacitor let go of clock and RAM."""
-        self.set(name, rtc_s=None)
-        self.boot(name)
+        self._devices.lose_backup(name)
 
     def close(self) -> None:
-        self._apps.clear()
-        for chip in self._flash.values():
-            _close(chip)
-        self._flash.clear()
+        self._devices.close()
 
 
-_MP_SETUP = """
-import json
-from keylock_fw import key_app, lock_app, flash, secure
-from keylock_fw.ports import emulator as emu_port
-APPS = {"key": (key_app.KeyApp, key_app.FLASH_SECTORS), "lock": (lock_app.LockApp, lock_app.FLASH_SECTORS)}
-DEV = {}
-ROLE = {}
-def boot(name):
-    cls, sectors = APPS[ROLE[name]]
-    old = DEV.get(name)
-    dev = emu_port.EmuDevice(flash.FileFlash("/flash/" + name + ".flash", sectors), secure.FileSecureStorage("/flash/" + name + ".secure"))
-    if old is not None:
-        for attr in ("supply_mV", "battery_permille", "temperature_dC", "rtc_s"):
-            setattr(dev, attr, getattr(old.dev, attr))
-    DEV[name] = cls(dev)
-def call(name, method, raw_hex):
-    app = DEV[name]
-    try:
-        out = getattr(app, method)() if raw_hex is None else getattr(app, method)(bytes.fromhex(raw_hex))
-    except flash.PowerCut:
-        return "powercut"
-    return None if out is None else out.hex()
+# The devices' files live in the interpreter's in-memory filesystem, under this folder.
+MP_FOLDER = "/flash"
+_MP_SETUP = f"""
+import os
+try:
+    os.mkdir({MP_FOLDER!r})
+except OSError:
+    pass
+from keylock_fw.ports import emulator
+DEVICES = emulator.Devices({MP_FOLDER!r})
 """
 
 
 class MicropythonDevices:
-    """Every device of a site inside one real MicroPython (WebAssembly) interpreter."""
+    """Every device of a site inside one real MicroPython (WebAssembly) interpreter, run by
+    the same Devices as on CPython; each method here is one call across the bridge."""
 
     runtime = "micropython"
 
     def __init__(self, folder: Path):
+        self.folder = folder  # the site's folder (its database); the devices' files are in MP_FOLDER
         self.mp = MicroPython()
-        self.mp.exec("import os\ntry:\n    os.mkdir('/flash')\nexcept OSError:\n    pass\n" + _MP_SETUP)
+        self.mp.exec(_MP_SETUP)
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        # Arguments are str, int, bool or None: their repr is MicroPython source too.
+        source = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        try:
+            return self.mp.eval(f"DEVICES.{method}({source})")
+        except MicroPythonError as exc:
+            if exc.type == "ValueError":  # bad input, as CpythonDevices raises it
+                raise ValueError(str(exc).strip().splitlines()[-1].partition(": ")[2]) from exc
+            raise
 
     def add(self, name: str, role: str) -> None:
-        self.mp.exec(f"ROLE[{name!r}] = {role!r}\nboot({name!r})")
+        self._call("add", name, role)
 
     def boot(self, name: str) -> None:
-        self.mp.exec(f"boot({name!r})")
+        self._call("boot", name)
+
+    def arm_power_cut(self, name: str, cut_at: int, tear: str = "half", seed: int = 0, torn: bool | None = None) -> None:
+        self._call("arm_power_cut", name, cut_at, _tear(tear, torn), seed)
+
+    def disarm(self, name: str) -> None:
+        self._call("disarm", name)
+
+    def flash_writes(self, name: str) -> int:
+        return self._call("flash_writes", name)
+
+    def power_cut(self, name: str) -> list | None:
+        return self._call("power_cut", name)
 
     def set(self, name: str, **readings) -> None:
-        code = "".join(f"DEV[{name!r}].dev.{attr} = {value!r}\n" for attr, value in readings.items())
-        self.mp.exec(code)
+        self._call("set", name, **readings)
 
-    def get(self, name: str, attr: str):
-        return self.mp.eval(f"DEV[{name!r}].dev.{attr}")
+    def get(self, name: str, attr: str) -> Any:
+        value = self._call("get", name, attr)
+        if isinstance(value, list):  # JSON made the tuples in a list (outputs) lists
+            return [tuple(v) if isinstance(v, list) else v for v in value]
+        return value
 
     def call(self, name: str, method: str, raw: bytes | None = None):
-        arg = "None" if raw is None else repr(raw.hex())
-        out = self.mp.eval(f"call({name!r}, {method!r}, {arg})")
-        if out == "powercut":
-            raise PowerCut("device lost power")
+        out = self._call("call_hex", name, method, None if raw is None else raw.hex())
+        if out == emu_port.POWER_CUT:
+            raise PowerCut(f"{name} lost power during {method}")
         return None if out is None else bytes.fromhex(out)
 
     def outcome(self, name: str):
-        value = self.mp.eval(f"DEV[{name!r}].outcome")
+        value = self._call("outcome", name)
         return tuple(value) if value is not None else None
 
     def lose_backup(self, name: str) -> None:
-        self.set(name, rtc_s=None)
-        self.boot(name)
+        self._call("lose_backup", name)
 
     def close(self) -> None:
         self.mp.close()
