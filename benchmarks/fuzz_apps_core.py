@@ -80,6 +80,7 @@ try:
 except ImportError:
     from ..firmware import codec, crypto, device, flash, frame, hal, handshake, key_app, lock_app, secure, session, signed
 
+_MAX_COMMAND_BODY = 16360  # protocol/messages.py MAX_COMMAND_BODY: what a SIGNED_COMMAND carries
 MASTER = bytes(range(100, 132))  # the access server's master secret: no device holds it
 OTHER_MASTER = bytes(range(200, 232))  # another site's server
 KEY_ID = 1001  # rights in both compartments of the site
@@ -1423,7 +1424,7 @@ class Fuzzer:
             body = rng.data(rng.below(40))
         if rng.pct(10):
             body = body[: rng.below(len(body) + 1)] if rng.pct(50) else body + rng.data(1 + rng.below(4))
-        return body
+        return body[:_MAX_COMMAND_BODY]  # what a SIGNED_COMMAND can carry at all
 
     def server_grant(self, u, nonce, m):
         """A GRANT's or VALIDATE's fields as the server signs them for the key `u`: a

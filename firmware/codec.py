@@ -214,7 +214,7 @@ def _e_credential(m, out):
     for x in v:
         _e_access_right(x, out)
     v = m['macs']
-    out.append(pack('<B', _int(len(v), 0, 32)))
+    out.append(pack('<B', _int(len(v), 0, 16)))
     for x in v:
         _e_compartment_mac(x, out)
 
@@ -237,7 +237,7 @@ def _d_credential(b, o):
         x, o = _d_access_right(b, o)
         v.append(x)
     m['rights'] = v
-    n = _int(unpack_from('<B', b, o)[0], 0, 32)
+    n = _int(unpack_from('<B', b, o)[0], 0, 16)
     o += 1
     v = []
     for _ in range(n):
@@ -340,7 +340,7 @@ def _e_msg_blocklist_update(m, out):
     for x in v:
         out.append(pack('<L', _int(x, 0, 4294967295)))
     v = m['macs']
-    out.append(pack('<B', _int(len(v), 0, 32)))
+    out.append(pack('<B', _int(len(v), 0, 16)))
     for x in v:
         _e_compartment_mac(x, out)
 
@@ -356,7 +356,7 @@ def _d_msg_blocklist_update(b, o):
         v.append(unpack_from('<L', b, o)[0])
         o += 4
     m['key_ids'] = v
-    n = _int(unpack_from('<B', b, o)[0], 0, 32)
+    n = _int(unpack_from('<B', b, o)[0], 0, 16)
     o += 1
     v = []
     for _ in range(n):
@@ -553,14 +553,14 @@ def _d_msg_provision(b, o):
 def _e_msg_grant(m, out):
     _e_credential(m['credential'], out)
     v = m['secrets']
-    out.append(pack('<B', _int(len(v), 0, 32)))
+    out.append(pack('<B', _int(len(v), 0, 16)))
     for x in v:
         _e_wrapped_secret(x, out)
 
 def _d_msg_grant(b, o):
     m = {}
     m['credential'], o = _d_credential(b, o)
-    n = _int(unpack_from('<B', b, o)[0], 0, 32)
+    n = _int(unpack_from('<B', b, o)[0], 0, 16)
     o += 1
     v = []
     for _ in range(n):
@@ -574,7 +574,7 @@ def _e_msg_validate(m, out):
     out.append(pack('<L', _int(m['server_time'], 0, 4294967295)))
     _e_credential(m['credential'], out)
     v = m['secrets']
-    out.append(pack('<B', _int(len(v), 0, 32)))
+    out.append(pack('<B', _int(len(v), 0, 16)))
     for x in v:
         _e_wrapped_secret(x, out)
     out.append(pack('<L', _int(m['uploaded_to'], 0, 4294967295)))
@@ -585,7 +585,7 @@ def _d_msg_validate(b, o):
     m['server_time'] = v[0]
     o += 4
     m['credential'], o = _d_credential(b, o)
-    n = _int(unpack_from('<B', b, o)[0], 0, 32)
+    n = _int(unpack_from('<B', b, o)[0], 0, 16)
     o += 1
     v = []
     for _ in range(n):

@@ -14,7 +14,9 @@ PROOF_LEN = 8  # handshake proofs: truncated HMAC-SHA256, as DESFire EV2 and OSD
 SERVER_MAC_LEN = 16  # MACs by the access server over credentials and blocklists
 SECRET_LEN = 32
 MAX_RIGHTS = 255
-MAX_COMPARTMENTS = 32  # compartments one key may open (one MAC and one secret each)
+# Compartments one key may open (one MAC and one secret each): 16 keeps a full blocklist with a
+# MAC per compartment (4,000 ids: 16,007 bytes, + 16 x 21) inside one SIGNED_COMMAND's body.
+MAX_COMPARTMENTS = 16
 AUDIT_MAC_LEN = 8  # a lock's MAC on each of its audit records, a key's on a batch it carries
 MAX_BLOCKLIST = 4000  # the lock holds at least 3,000 entries
 MAX_AUDIT_BATCH = 64

@@ -106,3 +106,33 @@ def test_a_lock_whose_epochs_are_used_up_is_refused_and_nothing_changes(site, db
             site.provision_lock("L1")
         assert dump(db_path) == before
     assert site.provision_lock("L2")["epoch"] == 1
+
+
+def test_more_compartments_than_a_credential_carries_are_refused_at_the_grant(clock):
+    # Refused when granted (rolled back), not at every later validation, which would roll
+    # back the key's audit upload with it.
+    from keylock.host.server import AccessServer
+    from keylock.protocol.messages import MAX_COMPARTMENTS
+
+    with AccessServer.create(":memory:", now_s=clock) as server:
+        server.add_holder("H", "C", START_S + YEAR_S)
+        server.add_key("K", "H")
+        locks = [f"L{i}" for i in range(MAX_COMPARTMENTS + 1)]
+        for lock in locks:
+            server.add_lock(lock)  # no group: each lock is a compartment of its own
+        server.grant("K", locks=locks[:MAX_COMPARTMENTS])
+        with pytest.raises(ValueError, match="compartments"):
+            server.grant("K", locks=locks[MAX_COMPARTMENTS:])
+        assert len(server.validate("K").credential["macs"]) == MAX_COMPARTMENTS
+
+
+def test_a_full_blocklist_signed_for_the_most_compartments_fits_one_signed_command():
+    from keylock.firmware import crypto, signed
+    from keylock.protocol.codes import MsgType
+    from keylock.protocol.messages import MAX_BLOCKLIST, MAX_COMPARTMENTS, MESSAGES
+
+    servers = [(1, g, crypto.server_key(crypto.HmacKey(bytes([g]) * 32))) for g in range(MAX_COMPARTMENTS)]
+    update = signed.sign_blocklist(servers, 9, range(10_000, 10_000 + MAX_BLOCKLIST))
+    body = MESSAGES[MsgType.BLOCKLIST_UPDATE].build(update)
+    frame = MESSAGES[MsgType.SIGNED_COMMAND].build({"command": MsgType.BLOCKLIST_UPDATE, "body": body, "mac": bytes(16)})
+    assert len(body) == 4 + 2 + 4 * MAX_BLOCKLIST + 1 + 21 * MAX_COMPARTMENTS and len(frame) > len(body)
