@@ -19,6 +19,9 @@ from ...protocol.messages import MAX_AUDIT_BATCH
 from . import signing
 from .records import U32_MAX, check_u32
 
+# A key carries at most ~1,080 events (firmware key_app CARRIED_SECTORS), 17 batches of 64: an
+# upload of more is no key's, and would only let a relay grow the rejections without bound.
+MAX_UPLOAD_BATCHES = 32
 REJECTION_REASONS = ("bad_mac", "unknown_lock", "unknown_epoch", "conflict", "bad_batch")
 _FIELDS = ("seq", "epoch", "time", "key_id", "lock_id", "outcome", "reason", "count")
 
@@ -54,6 +57,14 @@ def _record_bytes(r):
     if values[5] not in set(Outcome) or values[6] not in set(Denial):
         raise ValueError(f"an audit record has an unknown outcome or reason: {r!r}")
     return audit.from_fields(dict(zip(_FIELDS, values, strict=True), mac=mac))
+
+
+def check_batches(batches):
+    """A whole upload checked (check_batch each); ValueError for anything malformed or too much."""
+    batches = list(batches)
+    if len(batches) > MAX_UPLOAD_BATCHES:
+        raise ValueError(f"an upload is at most {MAX_UPLOAD_BATCHES} batches (what a key can carry), got {len(batches)}")
+    return [check_batch(b) for b in batches]
 
 
 def check_batch(batch):

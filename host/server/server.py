@@ -526,7 +526,7 @@ class AccessServer:
         key_id = self._id("keys", key)
         if not online:
             raise ServerError("offline", "the access server cannot be reached: validation is impossible offline")
-        batches = [evidence.check_batch(b) for b in audit]
+        batches = evidence.check_batches(audit)
         soc = None if soc is None else check_soc(soc)
         refusal = None
         with db.transaction(self._conn):

@@ -172,3 +172,14 @@ def test_a_batch_running_backwards_or_too_long_is_refused(site, evidence, event)
         with pytest.raises(ValueError, match="carried batch"):
             site.validate("K1", audit=[bad], soc=0.1)
     _assert_nothing_recorded(site)
+
+
+def test_an_upload_of_more_batches_than_a_key_can_carry_is_refused(site, evidence, event):
+    # A relay could otherwise send forged batches without end, each record a stored rejection.
+    from keylock.host.server.evidence import MAX_UPLOAD_BATCHES
+
+    forged = evidence.batch("K1", [event(1)], secret=bytes(32))
+    with pytest.raises(ValueError, match=f"at most {MAX_UPLOAD_BATCHES} batches"):
+        site.validate("K1", audit=[forged] * (MAX_UPLOAD_BATCHES + 1), soc=0.1)
+    _assert_nothing_recorded(site)
+    assert site.validate("K1", audit=[forged] * MAX_UPLOAD_BATCHES, soc=0.1).audit_rejected == MAX_UPLOAD_BATCHES
