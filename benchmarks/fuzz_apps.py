@@ -8,7 +8,10 @@ chunk k uses fuzz_apps_core.chunk_seed(seed, k), on either runtime, so a campaig
 sequence of frames on CPython and on MicroPython. Progress goes to stderr after each chunk.
 An example in the summary reproduces with fuzz_apps_core.run(frames=example["frame"],
 seed=example["seed"]). Exit status 1 when an app raised, the motor moved without a valid
-grant, a lock accepted a bad proof or a reply was malformed; else 0.
+grant (a credential the server signed for the lock's compartment), a lock accepted a bad
+proof or a blocklist not signed for its compartment, an audit batch was bad evidence (a
+record without its lock's MAC, a key's batch without the key's, a burst of bad proofs
+written or not counted) or a reply was malformed; else 0.
 """
 
 import argparse
@@ -31,6 +34,8 @@ _COUNTS = (
     "authorised_pulses",
     "unauthorised_pulses",
     "accepted_bad_proofs",
+    "accepted_bad_blocklists",
+    "bad_evidence",
     "malformed_replies",
 )
 _TABLES = ("escaped_by", "coverage")
@@ -110,7 +115,14 @@ def campaign(frames: int, seed: int, runtime: str = "cpython", chunk: int = 2000
 
 
 def findings(r: dict) -> int:
-    return r["escaped"] + r["unauthorised_pulses"] + r["accepted_bad_proofs"] + r["malformed_replies"]
+    return (
+        r["escaped"]
+        + r["unauthorised_pulses"]
+        + r["accepted_bad_proofs"]
+        + r["accepted_bad_blocklists"]
+        + r["bad_evidence"]
+        + r["malformed_replies"]
+    )
 
 
 def report(r: dict) -> str:
@@ -119,7 +131,8 @@ def report(r: dict) -> str:
         f"frames           {r['frames']:,} ({r['contact_frames']:,} contact, {r['host_frames']:,} host), {r['transactions']:,} transactions",
         f"speed            {r['frames_per_s']:,.0f} frames/s ({r['seconds']:.1f} s fuzzing, {r['wall_seconds']:.1f} s wall)",
         f"motor pulses     {r['pulses']:,}: {r['authorised_pulses']:,} authorised, {r['unauthorised_pulses']} without a valid grant",
-        f"bad proofs accepted {r['accepted_bad_proofs']}, malformed replies {r['malformed_replies']}",
+        f"bad proofs accepted {r['accepted_bad_proofs']}, bad blocklists adopted {r['accepted_bad_blocklists']}, "
+        f"bad evidence {r['bad_evidence']}, malformed replies {r['malformed_replies']}",
         f"escaped          {r['escaped']}",
     ]
     for kind, n in sorted(r["escaped_by"].items()):
@@ -128,7 +141,7 @@ def report(r: dict) -> str:
         lines.append(f"  e.g. {e['where']} [{e['state']}] {e['type']}: {e['message']} at {e['at']}")
         lines.append(f"       input {e['input']} (seed {e['seed']}, frame {e['frame']})")
     for e in r["unauthorised_examples"]:
-        lines.append(f"  pulse on {e['device']} [{e['state']}]: {e['why']}; input {e['input']} (seed {e['seed']}, frame {e['frame']})")
+        lines.append(f"  violation on {e['device']} [{e['state']}]: {e['why']}; input {e['input']} (seed {e['seed']}, frame {e['frame']})")
     for e in r["malformed_examples"]:
         lines.append(f"  malformed reply from {e['where']}: {e['reply']} to {e['input']}")
     lines.append("coverage (frames per entry point and state)")

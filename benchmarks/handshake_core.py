@@ -5,11 +5,12 @@ import sys
 import time
 
 try:
-    from keylock_fw import crypto, hal, handshake  # pyright: ignore[reportMissingImports]  (MicroPython)
+    from keylock_fw import codec, crypto, hal, handshake  # pyright: ignore[reportMissingImports]  (MicroPython)
 except ImportError:
-    from ..firmware import crypto, hal, handshake
+    from ..firmware import codec, crypto, hal, handshake
 
-SITE = bytes(range(32))
+SITE = bytes(range(32))  # the lock's compartment secret
+COMPARTMENT = (codec.TARGET_GROUP, 7)
 KEY_ID = 1001
 
 if hasattr(time, "ticks_us"):
@@ -44,38 +45,46 @@ def one_handshake(key, lock):
     return [hello, challenge, proof, accept]
 
 
-def crypto_calls(site, key_prf, transcript_bytes):
+def crypto_calls(compartment, key_prf, transcript_bytes, cuts):
     # The same calls one_handshake makes, on inputs of the same sizes, with no framing,
-    # codec or state machine around them.
+    # codec or state machine around them. `cuts`: the transcript lengths each proof covers.
+    l_len, k_len, a_len = cuts
     nk = hal.urandom(16)
     nl = hal.urandom(16)
     ctx = KEY_ID.to_bytes(4, "big") + nk + nl
-    # lock: diversify the key's secret, derive the session keys, prove itself
-    lock_key_prf = crypto.HmacKey(crypto.key_secret(site, KEY_ID))
+    # lock: diversify the key's secret for its compartment, derive the session keys, prove itself
+    lock_key_prf = crypto.HmacKey(crypto.key_secret(compartment, KEY_ID))
     s = crypto.derive(lock_key_prf, b"keylock session", ctx, 32)
     l_kl, l_lk = crypto.HmacKey(s[:16]), crypto.HmacKey(s[16:])
-    proof_l = l_lk.mac(b"L" + transcript_bytes[:54])[:8]
+    proof_l = l_lk.mac(b"L" + transcript_bytes[:l_len])[:8]
     # key: derive, check the lock's proof, prove itself
     s = crypto.derive(key_prf, b"keylock session", ctx, 32)
     k_kl, k_lk = crypto.HmacKey(s[:16]), crypto.HmacKey(s[16:])
-    crypto.ct_equal(proof_l, k_lk.mac(b"L" + transcript_bytes[:54])[:8])
-    proof_k = k_kl.mac(b"K" + transcript_bytes[:70])[:8]
+    crypto.ct_equal(proof_l, k_lk.mac(b"L" + transcript_bytes[:l_len])[:8])
+    proof_k = k_kl.mac(b"K" + transcript_bytes[:k_len])[:8]
     # lock: check the key's proof, accept
-    crypto.ct_equal(proof_k, l_kl.mac(b"K" + transcript_bytes[:70])[:8])
-    proof_a = l_lk.mac(b"A" + transcript_bytes[:84])[:8]
+    crypto.ct_equal(proof_k, l_kl.mac(b"K" + transcript_bytes[:k_len])[:8])
+    proof_a = l_lk.mac(b"A" + transcript_bytes[:a_len])[:8]
     # key: check the acceptance
-    crypto.ct_equal(proof_a, k_lk.mac(b"A" + transcript_bytes[:84])[:8])
+    crypto.ct_equal(proof_a, k_lk.mac(b"A" + transcript_bytes[:a_len])[:8])
 
 
 def run(rounds, batch=1):
     """Median per-handshake time over `rounds` samples, each the mean of `batch` handshakes
     (batches make coarse clocks, like the WebAssembly port's, usable)."""
-    key_secret = crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
-    key = handshake.KeyInitiator(KEY_ID, key_secret)  # boot-time set-up, not per handshake
-    lock = handshake.LockResponder(SITE)
+    compartment = crypto.HmacKey(SITE)  # the lock's secure-storage slot, here a plain PRF
+    key_prf = crypto.HmacKey(crypto.key_secret(compartment, KEY_ID))  # the key's secret for that compartment
+
+    def secret_for(kind, target):
+        return key_prf if (kind, target) == COMPARTMENT else None
+
+    key = handshake.KeyInitiator(KEY_ID, secret_for)  # boot-time set-up, not per handshake
+    lock = handshake.LockResponder(compartment, COMPARTMENT)
     frames = one_handshake(key, lock)
     transcript = b"".join(f[1:-4] for f in frames)
-    site, key_prf = crypto.HmacKey(SITE), crypto.HmacKey(key_secret)
+    # each proof covers the transcript before it (the lock's and the acceptance's with their own frame's head)
+    hello, challenge, proof = (len(f) - 5 for f in frames[:3])
+    cuts = (hello + challenge - 8, hello + challenge + 4, hello + challenge + proof + 4)
     crypto.ct_equal(b"warm", b"warm")
     hs, cr = [], []
     for _ in range(rounds):
@@ -85,7 +94,7 @@ def run(rounds, batch=1):
         hs.append(elapsed_us(t0) / batch)
         t0 = now_us()
         for _ in range(batch):
-            crypto_calls(site, key_prf, transcript)
+            crypto_calls(compartment, key_prf, transcript, cuts)
         cr.append(elapsed_us(t0) / batch)
     return {
         "frames": [len(f) for f in frames],

@@ -7,6 +7,11 @@ writes), the real firmware apps on file flash, no physics and no wire time.
 --firmware DIR times another checkout's firmware/ folder (e.g. an older commit in a git
 worktree), so a change is measured against its baseline with the same harness. Medians of
 5 runs of N openings, each run on freshly provisioned devices.
+
+Devices are provisioned as the checkout's protocol wants: with compartments (protocol 4: a
+lock holds its compartment's secret and its own, a key its own and, wrapped into the signed
+VALIDATE, its secret for the lock's compartment; a credential carries a MAC per compartment),
+or with one site secret (protocol 3 and before, with or without the secure-storage service).
 """
 
 import argparse
@@ -20,7 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-SITE = bytes(range(32))
+SITE = bytes(range(32))  # protocol 3 and before: the site secret; protocol 4: the compartment's secret
+KEY_OWN, LOCK_OWN = bytes(range(32, 64)), bytes(range(64, 96))  # protocol 4: the devices' own secrets
 KEY_ID, LOCK_ID, GROUP = 1001, 101, 7
 START_S = 1_767_600_000  # 2026-01-05, a Monday
 NOT_SIGNED = 72  # ErrorCode.NOT_SIGNED: a firmware that takes security commands only signed
@@ -49,6 +55,11 @@ def _device(fw, path, sectors):
     return fw["device"].Device(chip, fw["secure"].FileSecureStorage(str(path) + ".secure"))
 
 
+def has_compartments(fw) -> bool:
+    """The checkout's protocol has compartments (protocol 4: secrets wrapped for keys)."""
+    return hasattr(fw["crypto"], "wrap_stream")
+
+
 class Pair:
     """A provisioned, validated key and a provisioned lock on file flash in `folder`."""
 
@@ -58,9 +69,6 @@ class Pair:
         self.key = fw["key_app"].KeyApp(_device(fw, folder / "key.flash", fw["key_app"].FLASH_SECTORS))
         self.lock = fw["lock_app"].LockApp(_device(fw, folder / "lock.flash", fw["lock_app"].FLASH_SECTORS))
         self.key.dev.set_clock(START_S)
-        self.key_secret = crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
-        self._host(self.key, codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "secret": self.key_secret})
-        self._host(self.lock, codec.T_PROVISION, {"role": codec.ROLE_LOCK, "device_id": LOCK_ID, "groups": [GROUP], "secret": SITE})
         right = {"target": GROUP, "kind": codec.TARGET_GROUP, "days": codec.DAY_ALL, "from_min": 0, "to_min": 1440}
         cred = {
             "key_id": KEY_ID,
@@ -72,18 +80,47 @@ class Pair:
             "offset_change_min": 0,
             "blocklist_version": 0,
             "rights": [right],
-            "mac": bytes(16),
         }
-        cred = signed.sign_credential(crypto.server_key(crypto.HmacKey(SITE)), cred)
-        self._host(self.key, codec.T_VALIDATE, {"server_time": START_S, "credential": cred}, signed_if_needed=True)
+        if has_compartments(fw):
+            compartment = {"kind": codec.TARGET_GROUP, "target": GROUP}  # the lock's lowest group
+            self.key_own = crypto.HmacKey(KEY_OWN)
+            key = {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "compartment": {"kind": 0, "target": 0}, "epoch": 0}
+            self._host(self.key, codec.T_PROVISION, dict(key, secret=KEY_OWN, compartment_secret=bytes(32)))
+            lock = {"role": codec.ROLE_LOCK, "device_id": LOCK_ID, "groups": [GROUP], "compartment": compartment, "epoch": 1}
+            self._host(self.lock, codec.T_PROVISION, dict(lock, secret=LOCK_OWN, compartment_secret=SITE))
+            server = crypto.server_key(crypto.HmacKey(SITE))
+            cred = signed.sign_credential([(codec.TARGET_GROUP, GROUP, server)], dict(cred, macs=[]))
+            mine = crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
 
-    def _host(self, app, t, fields, signed_if_needed=False):
+            def validate(nonce):
+                def stream(n, context):
+                    return crypto.wrap_stream(self.key_own, n, context)
+
+                wrapped = signed.wrap_secret(stream, nonce, codec.TARGET_GROUP, GROUP, mine)
+                secrets = [{"kind": codec.TARGET_GROUP, "target": GROUP, "wrapped": wrapped}]
+                return {"server_time": START_S, "credential": cred, "secrets": secrets, "uploaded_to": 0}
+
+        else:  # one site secret: the lock holds it, the key's is diversified from it
+            key_secret = crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
+            self.key_own = key_secret  # what the checkout's command_key takes
+            self._host(self.key, codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "secret": key_secret})
+            self._host(self.lock, codec.T_PROVISION, {"role": codec.ROLE_LOCK, "device_id": LOCK_ID, "groups": [GROUP], "secret": SITE})
+            cred = signed.sign_credential(crypto.server_key(crypto.HmacKey(SITE)), dict(cred, mac=bytes(16)))
+
+            def validate(nonce):
+                return {"server_time": START_S, "credential": cred}
+
+        self._host(self.key, codec.T_VALIDATE, validate(bytes(16)), signed_fields=validate)
+
+    def _host(self, app, t, fields, signed_fields=None):
+        """A host command; when the app takes it only signed (NOT_SIGNED), again signed by the
+        server for the key's nonce, with `signed_fields(nonce)`."""
         codec, frame = self.fw["codec"], self.fw["frame"]
         _t, _seq, answer, _mac = frame.decode(app.on_host_frame(frame.encode_message(t, 1, fields)))
-        if signed_if_needed and answer.get("code") == NOT_SIGNED:
+        if signed_fields is not None and answer.get("code") == NOT_SIGNED:
             _t, _seq, challenge, _mac = frame.decode(app.on_host_frame(frame.encode_message(codec.T_KEY_CHALLENGE_REQUEST, 2, {})))
-            body = codec.encode(t, fields)
-            mac = self.fw["signed"].command_mac(self.fw["crypto"].command_key(self.key_secret), KEY_ID, challenge["nonce"], t, body)
+            body = codec.encode(t, signed_fields(challenge["nonce"]))
+            mac = self.fw["signed"].command_mac(self.fw["crypto"].command_key(self.key_own), KEY_ID, challenge["nonce"], t, body)
             command = {"command": t, "body": body, "mac": mac}
             _t, _seq, answer, _mac = frame.decode(app.on_host_frame(frame.encode_message(codec.T_SIGNED_COMMAND, 3, command)))
         assert answer.get("code", 0) == 0, (t, answer)
@@ -113,6 +150,7 @@ def measure(firmware: Path, openings: int = 200, runs: int = 5) -> dict:
             per_opening_us.append((time.perf_counter() - t0) / openings * 1e6)
     return {
         "firmware": str(firmware),
+        "protocol": "compartments" if has_compartments(fw) else "site secret",
         "openings_per_run": openings,
         "median_us": round(statistics.median(per_opening_us), 1),
         "runs_us": [round(t, 1) for t in per_opening_us],
@@ -133,7 +171,9 @@ def main(argv=None) -> int:
         parser.error("--openings takes 1 or more, --firmware a folder holding key_app.py")
     r = measure(args.firmware, args.openings)
     print(
-        json.dumps(r) if args.json else f"one opening: median {r['median_us']} us on CPython ({r['runs_us']} us per run; {r['firmware']})"
+        json.dumps(r)
+        if args.json
+        else f"one opening: median {r['median_us']} us on CPython ({r['runs_us']} us per run; {r['firmware']}, {r['protocol']})"
     )
     return 0
 

@@ -47,7 +47,7 @@ CRC_LEN = const(4)
 OVERHEAD = const(9)
 
 # --- shared figures (protocol/codes.py)
-PROTOCOL_VERSION = const(3)
+PROTOCOL_VERSION = const(4)
 LOW_BATTERY_PERMILLE = const(150)
 SIGNED_COMMANDS = (71, 73, 74, 17, 77, 72)
 
@@ -169,13 +169,54 @@ def _d_access_right(b, o):
     return m, o
 
 
+def _e_compartment(m, out):
+    out.append(pack('<BL', _code(m['kind'], _V_TARGETKIND), _int(m['target'], 0, 4294967295)))
+
+def _d_compartment(b, o):
+    m = {}
+    v = unpack_from('<BL', b, o)
+    m['kind'] = _code(v[0], _V_TARGETKIND)
+    m['target'] = v[1]
+    o += 5
+    return m, o
+
+
+def _e_compartment_mac(m, out):
+    out.append(pack('<BL16s', _code(m['kind'], _V_TARGETKIND), _int(m['target'], 0, 4294967295), _bytes(m['mac'], 16)))
+
+def _d_compartment_mac(b, o):
+    m = {}
+    v = unpack_from('<BL16s', b, o)
+    m['kind'] = _code(v[0], _V_TARGETKIND)
+    m['target'] = v[1]
+    m['mac'] = v[2]
+    o += 21
+    return m, o
+
+
+def _e_wrapped_secret(m, out):
+    out.append(pack('<BL32s', _code(m['kind'], _V_TARGETKIND), _int(m['target'], 0, 4294967295), _bytes(m['wrapped'], 32)))
+
+def _d_wrapped_secret(b, o):
+    m = {}
+    v = unpack_from('<BL32s', b, o)
+    m['kind'] = _code(v[0], _V_TARGETKIND)
+    m['target'] = v[1]
+    m['wrapped'] = v[2]
+    o += 37
+    return m, o
+
+
 def _e_credential(m, out):
     out.append(pack('<LLLLLLhL', _int(m['key_id'], 0, 4294967295), _int(m['issued_at'], 0, 4294967295), _int(m['not_before'], 0, 4294967295), _int(m['not_after'], 0, 4294967295), _int(m['valid_until'], 0, 4294967295), _int(m['offset_change_at'], 0, 4294967295), _int(m['offset_change_min'], -32768, 32767), _int(m['blocklist_version'], 0, 4294967295)))
     v = m['rights']
     out.append(pack('<B', _int(len(v), 0, 255)))
     for x in v:
         _e_access_right(x, out)
-    out.append(pack('<16s', _bytes(m['mac'], 16)))
+    v = m['macs']
+    out.append(pack('<B', _int(len(v), 0, 16)))
+    for x in v:
+        _e_compartment_mac(x, out)
 
 def _d_credential(b, o):
     m = {}
@@ -196,25 +237,32 @@ def _d_credential(b, o):
         x, o = _d_access_right(b, o)
         v.append(x)
     m['rights'] = v
-    v = unpack_from('<16s', b, o)
-    m['mac'] = v[0]
-    o += 16
+    n = _int(unpack_from('<B', b, o)[0], 0, 16)
+    o += 1
+    v = []
+    for _ in range(n):
+        x, o = _d_compartment_mac(b, o)
+        v.append(x)
+    m['macs'] = v
     return m, o
 
 
 def _e_audit_record(m, out):
-    out.append(pack('<LLLLBB', _int(m['seq'], 0, 4294967295), _int(m['time'], 0, 4294967295), _int(m['key_id'], 0, 4294967295), _int(m['lock_id'], 0, 4294967295), _code(m['outcome'], _V_OUTCOME), _code(m['reason'], _V_DENIAL)))
+    out.append(pack('<LHLLLBBH8s', _int(m['seq'], 0, 4294967295), _int(m['epoch'], 0, 65535), _int(m['time'], 0, 4294967295), _int(m['key_id'], 0, 4294967295), _int(m['lock_id'], 0, 4294967295), _code(m['outcome'], _V_OUTCOME), _code(m['reason'], _V_DENIAL), _int(m['count'], 0, 65535), _bytes(m['mac'], 8)))
 
 def _d_audit_record(b, o):
     m = {}
-    v = unpack_from('<LLLLBB', b, o)
+    v = unpack_from('<LHLLLBBH8s', b, o)
     m['seq'] = v[0]
-    m['time'] = v[1]
-    m['key_id'] = v[2]
-    m['lock_id'] = v[3]
-    m['outcome'] = _code(v[4], _V_OUTCOME)
-    m['reason'] = _code(v[5], _V_DENIAL)
-    o += 18
+    m['epoch'] = v[1]
+    m['time'] = v[2]
+    m['key_id'] = v[3]
+    m['lock_id'] = v[4]
+    m['outcome'] = _code(v[5], _V_OUTCOME)
+    m['reason'] = _code(v[6], _V_DENIAL)
+    m['count'] = v[7]
+    m['mac'] = v[8]
+    o += 30
     return m, o
 
 
@@ -234,14 +282,19 @@ def _d_msg_hs_hello(b, o):
 
 
 def _e_msg_hs_challenge(m, out):
-    out.append(pack('<16s8s', _bytes(m['nonce'], 16), _bytes(m['proof'], 8)))
+    out.append(pack('<16s', _bytes(m['nonce'], 16)))
+    _e_compartment(m['compartment'], out)
+    out.append(pack('<8s', _bytes(m['proof'], 8)))
 
 def _d_msg_hs_challenge(b, o):
     m = {}
-    v = unpack_from('<16s8s', b, o)
+    v = unpack_from('<16s', b, o)
     m['nonce'] = v[0]
-    m['proof'] = v[1]
-    o += 24
+    o += 16
+    m['compartment'], o = _d_compartment(b, o)
+    v = unpack_from('<8s', b, o)
+    m['proof'] = v[0]
+    o += 8
     return m, o
 
 
@@ -286,7 +339,10 @@ def _e_msg_blocklist_update(m, out):
     out.append(pack('<H', _int(len(v), 0, 4000)))
     for x in v:
         out.append(pack('<L', _int(x, 0, 4294967295)))
-    out.append(pack('<16s', _bytes(m['mac'], 16)))
+    v = m['macs']
+    out.append(pack('<B', _int(len(v), 0, 16)))
+    for x in v:
+        _e_compartment_mac(x, out)
 
 def _d_msg_blocklist_update(b, o):
     m = {}
@@ -300,9 +356,13 @@ def _d_msg_blocklist_update(b, o):
         v.append(unpack_from('<L', b, o)[0])
         o += 4
     m['key_ids'] = v
-    v = unpack_from('<16s', b, o)
-    m['mac'] = v[0]
-    o += 16
+    n = _int(unpack_from('<B', b, o)[0], 0, 16)
+    o += 1
+    v = []
+    for _ in range(n):
+        x, o = _d_compartment_mac(b, o)
+        v.append(x)
+    m['macs'] = v
     return m, o
 
 
@@ -325,6 +385,7 @@ def _e_msg_audit_batch(m, out):
     out.append(pack('<B', _int(len(v), 0, 64)))
     for x in v:
         _e_audit_record(x, out)
+    out.append(pack('<L8s', _int(m['next_seq'], 0, 4294967295), _bytes(m['mac'], 8)))
 
 def _d_msg_audit_batch(b, o):
     m = {}
@@ -335,6 +396,10 @@ def _d_msg_audit_batch(b, o):
         x, o = _d_audit_record(b, o)
         v.append(x)
     m['records'] = v
+    v = unpack_from('<L8s', b, o)
+    m['next_seq'] = v[0]
+    m['mac'] = v[1]
+    o += 12
     return m, o
 
 
@@ -460,7 +525,8 @@ def _e_msg_provision(m, out):
     out.append(pack('<B', _int(len(v), 0, 16)))
     for x in v:
         out.append(pack('<L', _int(x, 0, 4294967295)))
-    out.append(pack('<32s', _bytes(m['secret'], 32)))
+    _e_compartment(m['compartment'], out)
+    out.append(pack('<H32s32s', _int(m['epoch'], 0, 65535), _bytes(m['secret'], 32), _bytes(m['compartment_secret'], 32)))
 
 def _d_msg_provision(b, o):
     m = {}
@@ -475,24 +541,43 @@ def _d_msg_provision(b, o):
         v.append(unpack_from('<L', b, o)[0])
         o += 4
     m['groups'] = v
-    v = unpack_from('<32s', b, o)
-    m['secret'] = v[0]
-    o += 32
+    m['compartment'], o = _d_compartment(b, o)
+    v = unpack_from('<H32s32s', b, o)
+    m['epoch'] = v[0]
+    m['secret'] = v[1]
+    m['compartment_secret'] = v[2]
+    o += 66
     return m, o
 
 
 def _e_msg_grant(m, out):
     _e_credential(m['credential'], out)
+    v = m['secrets']
+    out.append(pack('<B', _int(len(v), 0, 16)))
+    for x in v:
+        _e_wrapped_secret(x, out)
 
 def _d_msg_grant(b, o):
     m = {}
     m['credential'], o = _d_credential(b, o)
+    n = _int(unpack_from('<B', b, o)[0], 0, 16)
+    o += 1
+    v = []
+    for _ in range(n):
+        x, o = _d_wrapped_secret(b, o)
+        v.append(x)
+    m['secrets'] = v
     return m, o
 
 
 def _e_msg_validate(m, out):
     out.append(pack('<L', _int(m['server_time'], 0, 4294967295)))
     _e_credential(m['credential'], out)
+    v = m['secrets']
+    out.append(pack('<B', _int(len(v), 0, 16)))
+    for x in v:
+        _e_wrapped_secret(x, out)
+    out.append(pack('<L', _int(m['uploaded_to'], 0, 4294967295)))
 
 def _d_msg_validate(b, o):
     m = {}
@@ -500,6 +585,16 @@ def _d_msg_validate(b, o):
     m['server_time'] = v[0]
     o += 4
     m['credential'], o = _d_credential(b, o)
+    n = _int(unpack_from('<B', b, o)[0], 0, 16)
+    o += 1
+    v = []
+    for _ in range(n):
+        x, o = _d_wrapped_secret(b, o)
+        v.append(x)
+    m['secrets'] = v
+    v = unpack_from('<L', b, o)
+    m['uploaded_to'] = v[0]
+    o += 4
     return m, o
 
 

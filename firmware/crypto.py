@@ -77,22 +77,36 @@ def ct_equal(a, b):
 
 
 # --- keys of the system --------------------------------------------------------------
+# The access server holds a master secret no device has. From it:
+#   a compartment's secret  (each lock of the compartment holds it, in secure storage)
+#   a device's own secret   (a key's: shared with the server only; a lock's: its audit key)
+# and from a compartment's secret (`compartment`, a PRF: secure.SlotKey or HmacKey):
+#   a key's secret for that compartment  (the server wraps it into the key at validation)
+#   the server's MAC key for that compartment (credentials and blocklists)
+# so one lock's secrets open, sign and prove nothing outside its compartment.
 
 SECRET_LEN = const(32)
 
 
-def key_secret(site, key_id):
-    """A key's own secret, diversified from the site secret (`site`, an HmacKey of it).
-    It proves that key's identity and nothing else."""
-    return derive(site, b"keylock key", key_id.to_bytes(4, "big"), SECRET_LEN)
+def key_secret(compartment, key_id):
+    """A key's secret for one compartment: it proves that key's identity to that
+    compartment's locks and nothing else."""
+    return derive(compartment, b"keylock key", key_id.to_bytes(4, "big"), SECRET_LEN)
 
 
-def server_key(site):
-    """The HmacKey under which the access server MACs credentials and blocklists."""
-    return HmacKey(derive(site, b"keylock server", b"", SECRET_LEN))
+def server_key(compartment):
+    """The HmacKey under which the access server MACs credentials and blocklists for the
+    locks of one compartment."""
+    return HmacKey(derive(compartment, b"keylock server", b"", SECRET_LEN))
 
 
-def command_key(key_secret):
-    """The HmacKey under which the server signs commands for one key (a key's own secret,
-    `key_secret` as bytes): only that key and the server can make or check them."""
-    return HmacKey(derive(HmacKey(key_secret), b"keylock command", b"", SECRET_LEN))
+def command_key(own):
+    """The HmacKey under which the server signs commands for one key (`own`: a PRF under
+    that key's own secret): only that key and the server can make or check them."""
+    return HmacKey(derive(own, b"keylock command", b"", SECRET_LEN))
+
+
+def wrap_stream(own, nonce, context):
+    """32 bytes of key stream that hide a secret the server sends one key, bound to the
+    signed command's nonce (single use) and to what the secret is for (`context`)."""
+    return derive(own, b"keylock wrap", bytes(nonce) + context, SECRET_LEN)

@@ -1,12 +1,14 @@
-# Mutual authentication of key and lock, and their session keys: 2 round trips, 96 bytes.
+# Mutual authentication of key and lock, and their session keys: 2 round trips, 102 bytes.
 #
-#   key  -> lock  HELLO      key id, nonce Nk
-#   lock -> key   CHALLENGE  nonce Nl, proof_L = MAC(S_lk, "L" | transcript)
+#   key  -> lock  HELLO      key id, nonce Nk, protocol version
+#   lock -> key   CHALLENGE  nonce Nl, compartment C, proof_L = MAC(S_lk, "L" | transcript)
 #   key  -> lock  PROOF      proof_K = MAC(S_kl, "K" | transcript)
 #   lock -> key   ACCEPT     proof_A = MAC(S_lk, "A" | transcript)
 #
-# K_key = KDF(site secret, "keylock key", key id): the key holds only K_key, the lock derives
-# it from the site secret. S_kl | S_lk = KDF(K_key, "keylock session", key id | Nk | Nl).
+# K_key,C = KDF(compartment C's secret, "keylock key", key id): the key holds K_key,C for each
+# compartment it may open (given by the server at validation), the lock derives it from its
+# compartment's secret (crypto.key_secret). S_kl | S_lk = KDF(K_key,C, "keylock session",
+# key id | Nk | Nl). A key with no secret for the lock's compartment cannot answer.
 # The transcript is every byte of every frame so far from the length field on (CRC and the
 # proof being computed excepted), so altering any byte of any message breaks a proof.
 # Proofs are HMAC-SHA256 truncated to 8 bytes, like DESFire EV2's and OSDP's MACs.
@@ -30,8 +32,9 @@ _DONE = const(4)
 
 
 class HandshakeError(Exception):
-    # reason: "frame_<frame reason>", "unexpected" (wrong message for the state), "bad_proof"
-    # or "protocol_version" (a HELLO of another protocol version)
+    # reason: "frame_<frame reason>", "unexpected" (wrong message for the state), "bad_proof",
+    # "protocol_version" (a HELLO of another protocol version) or "no_compartment" (the key
+    # has no secret for the lock's compartment)
     def __init__(self, reason):
         super().__init__(reason)
         self.reason = reason
@@ -63,6 +66,8 @@ _T_ACCEPT = codec.T_HS_ACCEPT
 _split = frame.split
 _VERSION = bytes((codec.PROTOCOL_VERSION,))  # in HELLO, and so in the transcript both proofs cover
 _HELLO_LEN = const(4 + 16 + 1)  # key id, nonce, protocol version
+_COMPARTMENT_LEN = const(5)  # kind u8, target u32
+_CHALLENGE_LEN = const(16 + 5 + 8)  # nonce, compartment, proof
 _encode_body = frame.encode_body
 _ct_equal = crypto.ct_equal
 _HmacKey = crypto.HmacKey
@@ -75,13 +80,17 @@ def _session_keys(prf, key_id, nk, nl):
 
 
 class KeyInitiator:
-    """The key's side. hello() -> on_challenge(raw) -> on_accept(raw) -> a Session."""
+    """The key's side. hello() -> on_challenge(raw) -> on_accept(raw) -> a Session.
 
-    def __init__(self, key_id, key_secret):
+    `secret_for(kind, target)`: the key's secret for that compartment as a PRF (mac(msg)), or
+    None when it has none. After on_challenge, `compartment` is the lock's (kind, target)."""
+
+    def __init__(self, key_id, secret_for):
         self.key_id = key_id
-        self._prf = crypto.HmacKey(key_secret)
+        self._secret_for = secret_for
         self.state = _IDLE
         self.session = None
+        self.compartment = None
 
     def hello(self, seq=0):
         nk = hal.urandom(NONCE_LEN)
@@ -93,11 +102,16 @@ class KeyInitiator:
         return raw
 
     def on_challenge(self, raw):
-        seq, payload = _expect(raw, _T_CHALLENGE, NONCE_LEN + PROOF_LEN, self.state == _AWAIT_CHALLENGE)
-        kl, lk = _session_keys(self._prf, self.key_id, self._nk, payload[:NONCE_LEN])
+        seq, payload = _expect(raw, _T_CHALLENGE, _CHALLENGE_LEN, self.state == _AWAIT_CHALLENGE)
+        compartment = unpack_from("<BL", payload, NONCE_LEN)
+        prf = self._secret_for(compartment[0], compartment[1])
+        if prf is None:
+            raise HandshakeError("no_compartment")
+        kl, lk = _session_keys(prf, self.key_id, self._nk, payload[:NONCE_LEN])
         transcript = self._transcript + raw[1:-_CRC_LEN]
-        if not _ct_equal(payload[NONCE_LEN:], lk.mac(b"L" + transcript[:-PROOF_LEN])[:PROOF_LEN]):
+        if not _ct_equal(payload[NONCE_LEN + _COMPARTMENT_LEN :], lk.mac(b"L" + transcript[:-PROOF_LEN])[:PROOF_LEN]):
             raise HandshakeError("bad_proof")
+        self.compartment = compartment
         head = pack("<HBB", 2 + PROOF_LEN, _T_PROOF, (seq + 1) & 0xFF)
         proof = kl.mac(b"K" + transcript + head)[:PROOF_LEN]
         self._keys = (kl, lk)
@@ -116,10 +130,14 @@ class KeyInitiator:
 
 
 class LockResponder:
-    """The lock's side. on_hello(raw) -> on_proof(raw) -> (ACCEPT frame, Session)."""
+    """The lock's side. on_hello(raw) -> on_proof(raw) -> (ACCEPT frame, Session).
 
-    def __init__(self, site_secret):
-        self._site = crypto.HmacKey(site_secret)
+    `compartment`: a PRF (mac(msg)) under the lock's compartment secret, which stays in its
+    secure storage; `compartment_id`: (kind, target), told to every key in CHALLENGE."""
+
+    def __init__(self, compartment, compartment_id):
+        self._compartment = compartment
+        self._compartment_bytes = pack("<BL", compartment_id[0], compartment_id[1])
         self.state = _IDLE
         self.key_id = None
         self.session = None
@@ -135,10 +153,10 @@ class LockResponder:
         if payload[-1:] != _VERSION:
             raise HandshakeError("protocol_version")
         key_id = unpack_from("<L", payload)[0]
-        prf = crypto.HmacKey(crypto.key_secret(self._site, key_id))
+        prf = crypto.HmacKey(crypto.key_secret(self._compartment, key_id))
         nl = hal.urandom(NONCE_LEN)
         kl, lk = _session_keys(prf, key_id, payload[4 : 4 + NONCE_LEN], nl)
-        head = pack("<HBB", 2 + NONCE_LEN + PROOF_LEN, _T_CHALLENGE, seq & 0xFF) + nl
+        head = pack("<HBB", 2 + _CHALLENGE_LEN, _T_CHALLENGE, seq & 0xFF) + nl + self._compartment_bytes
         transcript = raw[1:-_CRC_LEN] + head
         proof = lk.mac(b"L" + transcript)[:PROOF_LEN]
         self.key_id = key_id

@@ -2,7 +2,7 @@
 # blocklists and audit events. Its transaction with a lock is a frame-in/frame-out state
 # machine (begin() then on_lock_frame() until an outcome), so the same code runs against a
 # lock in the same interpreter, in another process or across a real contact.
-from struct import pack
+from struct import pack, unpack_from
 
 from . import audit, codec, crypto, frame, hal, handshake, signed, storage, version
 from ._const import const
@@ -29,6 +29,16 @@ _BLOCKLIST_FIRST = const(7)  # handing the blocklist over before the lock decide
 
 # codec.SIGNED_COMMANDS change the key's security state: once provisioned, only signed by the
 # server for this key (SIGNED_COMMAND). Unprovisioned, a key takes PROVISION and TIME_SET plain.
+#
+# Secrets (its own, shared with the server; one per compartment it may open) are in its secure
+# storage (device.secure), never in flash.
+_OWN = b"own"
+_NO_SECRET = bytes(crypto.SECRET_LEN)
+
+
+def _slot(kind, target):
+    """The secure-storage slot of the key's secret for one compartment."""
+    return b"c" + pack("<BL", kind, target)
 
 
 def _says_other_version(raw):
@@ -53,17 +63,24 @@ class KeyApp:
         self.trail = storage.Log(flash, TRAIL_SECTORS[0], TRAIL_SECTORS[1], AUDIT_RECORD_LEN)
         raw = self.store.get("cfg")
         self.cfg = codec.decode(codec.T_PROVISION, raw) if raw else None
+        own = self.dev.secure.key(_OWN)
+        if own is None:
+            self.cfg = None  # its secret missing: not a usable provisioning
+        self._own = own
         raw = self.store.get("credential")
         self.credential = codec.decode(codec.T_GRANT, raw)["credential"] if raw else None
         raw = self.store.get("blocklist")
         self.blocklist = codec.decode(codec.T_BLOCKLIST_UPDATE, raw) if raw else None
+        raw = self.store.get("uploaded")
+        self.uploaded = unpack_from("<L", raw)[0] if raw else 0  # the server holds the carried events before this position
         self.state = _IDLE
         self.outcome = None
         self._hs = None
         self._session = None
         self._lock_id = 0
         self._nonce = None  # the challenge a signed command must answer; single use
-        self._command_key = crypto.command_key(self.cfg["secret"]) if self.cfg else None
+        self._asked = 0  # how many events the last AUDIT_READ asked a lock for
+        self._command_key = crypto.command_key(own) if self.cfg else None
 
     @property
     def key_id(self):
@@ -111,9 +128,23 @@ class KeyApp:
         if refusal or cfg is None:
             self._finish(codec.OUTCOME_DENIED, refusal or codec.DENIAL_NOT_VALIDATED, 0)
             return None
-        self._hs = handshake.KeyInitiator(self.key_id, cfg["secret"])
+        self._hs = handshake.KeyInitiator(self.key_id, self._secret_for)
         self.state = _HANDSHAKE
         return self._hs.hello()
+
+    def _secret_for(self, kind, target):
+        # Only a compartment the current credential is signed for: a key whose rights there
+        # were revoked keeps an old secret but has nothing to present.
+        cred = self.credential
+        if cred is None or signed.for_compartment(cred, (kind, target)) is None:
+            return None
+        return self.dev.secure.key(_slot(kind, target))
+
+    def carried_room(self):
+        """How many more lock events the key can take without overwriting any the server does
+        not have yet: it never acknowledges an event it cannot keep."""
+        held = self.carried.next_seq - max(self.uploaded, self.carried.first_seq)
+        return max(self.carried.capacity - held, 0)
 
     def _refusal(self):
         # The key will not operate unless validated and unexpired by its own clock.
@@ -135,7 +166,15 @@ class KeyApp:
                     self._finish(codec.OUTCOME_DENIED, codec.DENIAL_PROTOCOL_MISMATCH, 0)
                     self.state = _IDLE
                     return None
-                proof = self._hs.on_challenge(raw)
+                try:
+                    proof = self._hs.on_challenge(raw)
+                except handshake.HandshakeError as e:
+                    if e.reason != "no_compartment":
+                        raise
+                    # No right in this lock's compartment: nothing to prove, nothing to send.
+                    self._finish(codec.OUTCOME_DENIED, codec.DENIAL_NOT_AUTHORIZED, 0)
+                    self.state = _IDLE
+                    return None
                 self.state = _PROOF
                 return proof
             if self.state == _PROOF:
@@ -152,19 +191,21 @@ class KeyApp:
             self.state = _IDLE
             return None
         if self.state == _DECISION and t == codec.T_RESULT and m["code"] == codec.ERR_BLOCKLIST_NEEDED:
-            if self.blocklist is None:
+            update = self._blocklist_for_lock()
+            if update is None:
                 return self._credential()  # nothing to hand over: the lock decides on what it has
             self.state = _BLOCKLIST_FIRST
-            return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, self.blocklist)
+            return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, update)
         if self.state == _BLOCKLIST_FIRST and t == codec.T_RESULT:
             self.state = _DECISION
             return self._credential()
         if self.state == _DECISION and t == codec.T_DECISION:
             self._lock_id = m["lock_id"]
             self._finish(m["outcome"], m["reason"], m["lock_id"])
-            if self.blocklist and self.blocklist["version"] > m["blocklist_version"]:
+            update = self._blocklist_for_lock()
+            if update is not None and update["version"] > m["blocklist_version"]:
                 self.state = _BLOCKLIST
-                return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, self.blocklist)
+                return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, update)
             return self._read_audit()
         if self.state == _BLOCKLIST and t == codec.T_RESULT:
             return self._read_audit()
@@ -173,6 +214,9 @@ class KeyApp:
             if not records:
                 self.state = _IDLE
                 return None
+            # Never more than asked for (the room checked before asking): a lock that sends more
+            # must not make the key overwrite what the server lacks; the rest stay at the lock.
+            records = records[: self._asked]
             for r in records:
                 self.carried.append(audit.from_fields(r))  # durable before the lock may forget them
             self.state = _ACK
@@ -180,20 +224,35 @@ class KeyApp:
         self.state = _IDLE  # an ACK's RESULT, or anything unexpected: the transaction is over
         return None
 
+    def _compartment(self):
+        hs = self._hs
+        assert hs is not None and hs.compartment is not None  # only after a CHALLENGE was answered
+        return hs.compartment
+
     def _credential(self):
         session = self._session
         assert session is not None  # only called once the handshake made one
-        return session.seal(codec.T_CREDENTIAL, 1, {"key_time": self.dev.now_s() or 0, "credential": self.credential})
+        cred = signed.for_compartment(self.credential, self._compartment())  # the lock's MAC only: a smaller frame
+        return session.seal(codec.T_CREDENTIAL, 1, {"key_time": self.dev.now_s() or 0, "credential": cred})
+
+    def _blocklist_for_lock(self):
+        return None if self.blocklist is None else signed.for_compartment(self.blocklist, self._compartment())
 
     def _read_audit(self):
         session = self._session
         assert session is not None
+        room = min(self.carried_room(), AUDIT_BATCH_MAX)
+        if not room:
+            self.state = _IDLE  # full of events the server lacks: the lock keeps its own for the next key
+            return None
         self.state = _AUDIT
-        return session.seal(codec.T_AUDIT_READ, 3, {"from_seq": 0, "max_count": AUDIT_BATCH_MAX})
+        self._asked = room
+        return session.seal(codec.T_AUDIT_READ, 3, {"from_seq": 0, "max_count": room})
 
     def _finish(self, outcome, reason, lock_id):
         self.outcome = (outcome, reason)
-        self.trail.append(audit.pack_record(self.trail.next_seq, self.dev.now_s() or 0, self.key_id, lock_id, outcome, reason))
+        body = audit.pack_body(self.trail.next_seq, 0, self.dev.now_s() or 0, self.key_id, lock_id, outcome, reason, 1)
+        self.trail.append(body + (signed.audit_mac(self._own, body) if self._own else bytes(audit.MAC_LEN)))
         self.dev.output("led", "green" if outcome == codec.OUTCOME_GRANTED else "red")
 
     def link_lost(self):
@@ -215,8 +274,7 @@ class KeyApp:
             now = self.dev.now_s()
             return frame.encode_message(codec.T_TIME, seq, {"unix_s": now or 0, "clock_set": 0 if now is None else 1})
         if t == codec.T_AUDIT_READ:
-            records = [audit.to_fields(r) for _s, r in self.carried.read(m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))]
-            return frame.encode_message(codec.T_AUDIT_BATCH, seq, {"records": records})
+            return frame.encode_message(codec.T_AUDIT_BATCH, seq, self._carried_batch(m["from_seq"], m["max_count"]))
         if t == codec.T_KEY_CHALLENGE_REQUEST:
             if not self.cfg:
                 return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_NOT_PROVISIONED})
@@ -227,6 +285,15 @@ class KeyApp:
         if self.cfg and t in codec.SIGNED_COMMANDS:
             return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_NOT_SIGNED})
         return frame.encode_message(codec.T_RESULT, seq, {"code": self._command(t, m)})
+
+    def _carried_batch(self, from_seq, max_count):
+        # MACed under the key's own secret: the server learns from the key itself, not from the
+        # relay, that these are all the events it carries from from_seq to next_seq.
+        read = self.carried.read(from_seq, min(max_count, AUDIT_BATCH_MAX)) if max_count else []
+        next_seq = read[-1][0] + 1 if read else from_seq
+        raws = [r for _s, r in read]
+        mac = signed.carried_mac(self._own, self.key_id, from_seq, next_seq, raws) if self._own else bytes(audit.MAC_LEN)
+        return {"records": [audit.to_fields(r) for r in raws], "next_seq": next_seq, "mac": mac}
 
     def _signed(self, m):
         """A command the server signed for this key, bound to the nonce it last issued."""
@@ -241,9 +308,9 @@ class KeyApp:
             inner = codec.decode(m["command"], m["body"])
         except codec.CodecError:
             return codec.ERR_BAD_REQUEST
-        return self._command(m["command"], inner)
+        return self._command(m["command"], inner, nonce)
 
-    def _command(self, t, m):
+    def _command(self, t, m, nonce=None):
         handler = {
             codec.T_TIME_SET: self._time_set,
             codec.T_PROVISION: self._provision,
@@ -253,7 +320,9 @@ class KeyApp:
             codec.T_PAIR: self._pair,
             codec.T_UNPAIR: self._unpair,
         }.get(t)
-        return handler(m) if handler else codec.ERR_UNKNOWN_COMMAND
+        if handler is None:
+            return codec.ERR_UNKNOWN_COMMAND
+        return handler(m, nonce) if t in (codec.T_GRANT, codec.T_VALIDATE) else handler(m)
 
     def _time_set(self, m):
         self.dev.set_clock(m["unix_s"])
@@ -263,28 +332,52 @@ class KeyApp:
         # Plain only while unprovisioned; afterwards only signed (re-provisioning by the server).
         if m["role"] != codec.ROLE_KEY:
             return codec.ERR_WRONG_ROLE
-        self.store.put("cfg", codec.encode(codec.T_PROVISION, m))
+        # The secret into secure storage first; the flash's cfg (secrets zeroed) commits.
+        self.dev.secure.put(_OWN, m["secret"])
+        cfg = dict(m)
+        cfg["secret"] = cfg["compartment_secret"] = _NO_SECRET
+        self.store.put("cfg", codec.encode(codec.T_PROVISION, cfg))
         self._load()
         return codec.ERR_OK
 
-    def _grant(self, m):
-        if not self.cfg:
+    def _grant(self, m, nonce):
+        if not self.cfg or self._own is None or nonce is None:
             return codec.ERR_NOT_PROVISIONED
         cred = m["credential"]
         if cred["key_id"] != self.key_id:
             return codec.ERR_BAD_REQUEST
-        self.store.put("credential", codec.encode(codec.T_GRANT, m))
+        own = self._own
+
+        def stream_for(n, context):
+            return crypto.wrap_stream(own, n, context)
+
+        # The compartment secrets first (a key's secret for a compartment never changes, so a
+        # cut here leaves the old credential with secrets it may already have had); the
+        # credential, in flash, commits.
+        for w in m["secrets"]:
+            secret = signed.unwrap_secret(stream_for, nonce, w["kind"], w["target"], w["wrapped"])
+            self.dev.secure.put(_slot(w["kind"], w["target"]), secret)
+        self.store.put("credential", codec.encode(codec.T_GRANT, {"credential": cred, "secrets": []}))
         self.credential = cred
         return codec.ERR_OK
 
-    def _validate(self, m):
-        code = self._grant({"credential": m["credential"]})
+    def _validate(self, m, nonce):
+        code = self._grant(m, nonce)
         if code == codec.ERR_OK:
             self.dev.set_clock(m["server_time"])  # the server's time sets the key's clock
+            # The server (which signed this) holds the carried events before uploaded_to: their
+            # space may be reused. Never past what the key has, never backwards.
+            up_to = min(m["uploaded_to"], self.carried.next_seq)
+            if up_to > self.uploaded:
+                self.store.put("uploaded", pack("<L", up_to))
+                self.uploaded = up_to
         return code
 
     def _blocklist(self, m):
-        if self.blocklist and m["version"] <= self.blocklist["version"]:
+        # The same version again replaces it when it differs (MACs for compartments the key
+        # gained since); an older one, or the very same, is stale.
+        old = self.blocklist
+        if old and (m["version"] < old["version"] or (m["version"] == old["version"] and m == old)):
             return codec.ERR_STALE
         self.store.put("blocklist", codec.encode(codec.T_BLOCKLIST_UPDATE, m))
         self.blocklist = m
@@ -301,7 +394,3 @@ class KeyApp:
             return codec.ERR_NOT_PAIRED
         self.paired_phone = 0
         return codec.ERR_OK
-
-    def uploaded(self, up_to_seq):
-        """The server has the carried events up to this sequence number."""
-        self.store.put("uploaded", pack("<L", up_to_seq))

@@ -1,9 +1,12 @@
 # The lock: passive, powered by the key. It boots from flash each time a key is inserted,
 # authenticates the key (handshake responder), verifies the server-issued credential and
 # decides; it drives the motor only for a fully verified, authorised, valid key within its
-# temperature range, writes every decision to its audit ring before answering, adopts a
-# newer signed blocklist a key carries (before deciding, when the key's credential says the
-# key has one), and copies its new events to keys.
+# temperature range, writes every decision to its audit ring (MACed, before the motor moves),
+# adopts a newer signed blocklist a key carries (before deciding, when the key's credential
+# says the key has one), and copies its new events to keys.
+#
+# Secrets: the lock's compartment secret and its own (audit) secret are in its secure storage
+# (device.secure), never in flash; the flash holds only what anyone may read.
 #
 # Time: the lock has no clock and believes only what the server signed. A key's claimed time
 # counts only within its credential's [issued_at, valid_until]; the rollback guard moves only
@@ -26,14 +29,16 @@ CLOCK_SLACK_S = const(60)  # a key's clock may run this far behind signed time b
 AUDIT_RECORD_LEN = audit.RECORD_LEN
 AUDIT_BATCH_MAX = const(64)
 
-# Flash layout in 4 KiB sectors: settings (an A/B store that holds a 4,000-id blocklist),
-# its own audit ring (>= 1,000 events) and the foreign keys' ring (>= 100).
+# Flash layout in 4 KiB sectors: settings (an A/B store that holds a 4,000-id blocklist) and
+# the audit ring (>= 1,000 events). Failed authentications are counted in the store, not
+# each written to the ring (see on_key_frame).
 STORE_SECTORS = (0, 12)
 LOG_SECTORS = (12, storage.log_sectors(1000, AUDIT_RECORD_LEN))
-FOREIGN_SECTORS = (LOG_SECTORS[0] + LOG_SECTORS[1], storage.log_sectors(100, AUDIT_RECORD_LEN))
-FLASH_SECTORS = FOREIGN_SECTORS[0] + FOREIGN_SECTORS[1]
+FLASH_SECTORS = LOG_SECTORS[0] + LOG_SECTORS[1]
+MAX_COUNT = const(0xFFFF)  # an audit record's count field
 
-_NO_BLOCKLIST = {"version": 0, "key_ids": [], "mac": bytes(16)}
+_NO_BLOCKLIST = {"version": 0, "key_ids": [], "macs": []}
+_NO_SECRET = bytes(crypto.SECRET_LEN)
 
 
 _TICKS_HALF = const(1 << 29)  # ticks wrap at 2**30, as MicroPython's time.ticks_ms()
@@ -64,9 +69,11 @@ class LockApp:
         device = self.dev
         self.store = storage.Store(device.flash, STORE_SECTORS[0], STORE_SECTORS[1])
         self.log = storage.Log(device.flash, LOG_SECTORS[0], LOG_SECTORS[1], AUDIT_RECORD_LEN)
-        self.foreign = storage.Log(device.flash, FOREIGN_SECTORS[0], FOREIGN_SECTORS[1], AUDIT_RECORD_LEN)
         raw = self.store.get("cfg")
         self.cfg = codec.decode(codec.T_PROVISION, raw) if raw else None
+        compartment, own = device.secure.key(b"compartment"), device.secure.key(b"own")
+        if compartment is None or own is None:
+            self.cfg = None  # secrets missing: not a usable provisioning
         raw = self.store.get("time")
         self.highest_time = unpack_from("<L", raw)[0] if raw else 0
         raw = self.store.get("blocklist")
@@ -74,6 +81,9 @@ class LockApp:
         self._blocked = set(self.blocklist["key_ids"])
         raw = self.store.get("copy_from")
         self.copy_from = unpack_from("<L", raw)[0] if raw else 0  # the first event no key has taken yet
+        raw = self.store.get("failed")
+        # failed PROOFs not yet in a record: the count at the last checkpoint, the last claimed key
+        self.failed, self.failed_key = unpack_from("<LL", raw) if raw else (0, 0)
         self._session = None
         self._key_id = 0
         self.auth_failures = 0  # failed PROOFs since power-up (RAM: the lock is powered by each key)
@@ -82,9 +92,11 @@ class LockApp:
         self._slow = False  # this session's PROOF came later than the link allows
         self._decided = False  # one decision per session
         if self.cfg:
-            site = crypto.HmacKey(self.cfg["secret"])
-            self._server = crypto.server_key(site)
-            self._responder = handshake.LockResponder(self.cfg["secret"])
+            c = self.cfg["compartment"]
+            self.compartment = (c["kind"], c["target"])
+            self._own = own  # MACs this lock's audit records
+            self._server = crypto.server_key(compartment)
+            self._responder = handshake.LockResponder(compartment, self.compartment)
 
     @property
     def lock_id(self):
@@ -114,13 +126,17 @@ class LockApp:
             try:
                 reply = self._responder.on_proof(raw)
             except handshake.HandshakeError as e:
-                # Only a PROOF that answers our CHALLENGE and fails counts, and only the first of
-                # a power-up is written: a burst of bad or bare proofs must not wear the flash
-                # or push older records out of the ring. The rest are counted in RAM.
+                # Only a PROOF that answers our CHALLENGE and fails counts. A burst must not
+                # wear the flash or push records out of the ring: the count is kept in RAM and
+                # checkpointed in the store at the 1st, 2nd, 4th, 8th ... failure of a power-up
+                # (log2 small writes, never a record); the next authenticated session turns it
+                # into one record with the count (_report_failures).
                 if e.reason == "bad_proof":
                     self.auth_failures += 1
-                    if self.auth_failures == 1:
-                        self._record(self._responder.key_id or 0, self.highest_time, codec.DENIAL_AUTH_FAILED, foreign=True)
+                    n = self.auth_failures
+                    if n & (n - 1) == 0:
+                        self.failed_key = self._responder.key_id or 0
+                        self.store.put("failed", pack("<LL", self.failed + n, self.failed_key))
                 return None
             self._session = self._responder.session
             self._key_id = self._responder.key_id
@@ -146,7 +162,7 @@ class LockApp:
         if t == codec.T_BLOCKLIST_UPDATE:
             return self._seal(codec.T_RESULT, seq, {"code": self._adopt_blocklist(m)})
         if t == codec.T_AUDIT_READ:
-            return self._seal(codec.T_AUDIT_BATCH, seq, {"records": self._uncopied(m["max_count"])})
+            return self._seal(codec.T_AUDIT_BATCH, seq, self._uncopied(m["max_count"]))
         if t == codec.T_AUDIT_ACK and m["lock_id"] == self.lock_id:
             self._mark_copied(m["up_to_seq"])
             return self._seal(codec.T_RESULT, seq, {"code": codec.ERR_OK})
@@ -162,10 +178,11 @@ class LockApp:
             not self._asked_blocklist
             and cred["key_id"] == self._key_id
             and cred["blocklist_version"] > self.blocklist["version"]
-            and signed.credential_ok(self._server, cred)
+            and signed.credential_ok(self._server, self.compartment, cred)
         )
 
     def _decide(self, key_time, cred):
+        self._report_failures()
         reason = self._check(key_time, cred)
         if reason == codec.DENIAL_NONE and cred["issued_at"] > self.highest_time:
             # Only a grant moves the rollback guard, and only to the server's signed time.
@@ -182,7 +199,7 @@ class LockApp:
 
     def _check(self, key_time, cred):
         # Deny unless everything holds; the first failed check is the reason recorded.
-        if cred["key_id"] != self._key_id or not signed.credential_ok(self._server, cred):
+        if cred["key_id"] != self._key_id or not signed.credential_ok(self._server, self.compartment, cred):
             return codec.DENIAL_AUTH_FAILED
         if self._slow:
             return codec.DENIAL_TIMEOUT
@@ -215,26 +232,45 @@ class LockApp:
                 return codec.DENIAL_NONE
         return codec.DENIAL_OUTSIDE_SCHEDULE
 
-    def _record(self, key_id, when, reason, foreign=False):
-        log = self.foreign if foreign else self.log
+    def _record(self, key_id, when, reason, count=1):
+        # Under the lock's own secret, bound to its epoch and seq: no carrier can alter,
+        # invent or replay a record, and (lock, epoch, seq) is never reused.
+        cfg = self.cfg
+        assert cfg is not None
         outcome = codec.OUTCOME_GRANTED if reason == codec.DENIAL_NONE else codec.OUTCOME_DENIED
-        log.append(audit.pack_record(log.next_seq, when, key_id, self.lock_id, outcome, reason))
+        body = audit.pack_body(self.log.next_seq, cfg["epoch"], when, key_id, self.lock_id, outcome, reason, count)
+        self.log.append(body + signed.audit_mac(self._own, body))
+
+    def _report_failures(self):
+        # One record stands for every failed PROOF counted since the last one. A power cut
+        # between the record and the reset of the count repeats the count in a later record
+        # (over-reporting, never losing); failures after a power-up's last checkpoint are lost
+        # with its RAM (the count is a lower bound, within a factor of 2 per power-up).
+        total = self.failed + self.auth_failures
+        if total:
+            self._record(self.failed_key, self.highest_time, codec.DENIAL_AUTH_FAILED, min(total, MAX_COUNT))
+            self.store.put("failed", pack("<LL", 0, 0))
+            self.failed = self.auth_failures = 0
 
     def _adopt_blocklist(self, update):
         if update["version"] <= self.blocklist["version"]:
             return codec.ERR_STALE
-        if not signed.blocklist_ok(self._server, update):
+        if not signed.blocklist_ok(self._server, self.compartment, update):
             return codec.ERR_BAD_SIGNATURE
         self.store.put("blocklist", codec.encode(codec.T_BLOCKLIST_UPDATE, update))
         self.blocklist = update
         self._blocked = set(update["key_ids"])
         return codec.ERR_OK
 
-    def _records(self, log, from_seq, max_count):
-        return [audit.to_fields(rec) for _seq, rec in log.read(from_seq, max_count)]
+    def _batch(self, from_seq, max_count):
+        """AUDIT_BATCH fields: up to `max_count` records from `from_seq`, and where to go on.
+        The records carry their own MACs; the batch needs none."""
+        records = self.log.read(from_seq, min(max_count, AUDIT_BATCH_MAX)) if max_count else []
+        next_seq = records[-1][0] + 1 if records else from_seq
+        return {"records": [audit.to_fields(rec) for _seq, rec in records], "next_seq": next_seq, "mac": bytes(audit.MAC_LEN)}
 
     def _uncopied(self, max_count):
-        return self._records(self.log, max(self.copy_from, self.log.first_seq), min(max_count, AUDIT_BATCH_MAX))
+        return self._batch(max(self.copy_from, self.log.first_seq), max_count)
 
     def _mark_copied(self, up_to_seq):
         # A key acknowledged these events only after storing them durably itself.
@@ -254,9 +290,7 @@ class LockApp:
         if t == codec.T_STATUS_REQUEST:
             return frame.encode_message(codec.T_LOCK_STATUS, seq, self.status())
         if t == codec.T_AUDIT_READ:
-            return frame.encode_message(
-                codec.T_AUDIT_BATCH, seq, {"records": self._records(self.log, m["from_seq"], min(m["max_count"], AUDIT_BATCH_MAX))}
-            )
+            return frame.encode_message(codec.T_AUDIT_BATCH, seq, self._batch(m["from_seq"], m["max_count"]))
         if t == codec.T_PROVISION:
             return frame.encode_message(codec.T_RESULT, seq, {"code": self.provision(m)})
         return frame.encode_message(codec.T_RESULT, seq, {"code": codec.ERR_UNKNOWN_COMMAND})
@@ -280,6 +314,11 @@ class LockApp:
             return codec.ERR_WRONG_ROLE
         if self.cfg:
             return codec.ERR_BAD_REQUEST  # once only: re-provisioning needs a factory reset
-        self.store.put("cfg", codec.encode(codec.T_PROVISION, m))
+        # The secrets into secure storage first; the flash's cfg (secrets zeroed) commits.
+        self.dev.secure.put(b"own", m["secret"])
+        self.dev.secure.put(b"compartment", m["compartment_secret"])
+        cfg = dict(m)
+        cfg["secret"] = cfg["compartment_secret"] = _NO_SECRET
+        self.store.put("cfg", codec.encode(codec.T_PROVISION, cfg))
         self._load()
         return codec.ERR_OK

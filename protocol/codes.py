@@ -47,7 +47,7 @@ class Role(IntEnum):
 
 
 class TargetKind(IntEnum):
-    """What an access right names: one lock, or a lock group (a key bundle)."""
+    """What an access right names, and what a compartment is: one lock, or a lock group (a key bundle)."""
 
     LOCK = 0
     GROUP = 1
@@ -132,7 +132,7 @@ DENIAL_REASONS = tuple(denial.name.lower() for denial in Denial if denial is not
 PUBLIC_ERROR_CODES = tuple(code.name.lower() for code in ErrorCode if 0 < code < 32)  # SCENARIOS.md `error:`
 
 # Figures key, lock, server and tools must agree on; the firmware codec exports them too.
-PROTOCOL_VERSION = 3  # INFO.protocol_version and HS_HELLO: bump when a frame, message or exchange changes incompatibly
+PROTOCOL_VERSION = 4  # INFO.protocol_version and HS_HELLO: bump when a frame, message or exchange changes incompatibly
 LOW_BATTERY_PERMILLE = 150  # at or below this a key warns (KeyFlag.BATTERY_LOW) and is on the battery report
 LOW_BATTERY_SOC = LOW_BATTERY_PERMILLE / 1000
 EXPORTED_FIGURES = ("PROTOCOL_VERSION", "LOW_BATTERY_PERMILLE")

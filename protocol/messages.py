@@ -14,6 +14,10 @@ PROOF_LEN = 8  # handshake proofs: truncated HMAC-SHA256, as DESFire EV2 and OSD
 SERVER_MAC_LEN = 16  # MACs by the access server over credentials and blocklists
 SECRET_LEN = 32
 MAX_RIGHTS = 255
+# Compartments one key may open (one MAC and one secret each): 16 keeps a full blocklist with a
+# MAC per compartment (4,000 ids: 16,007 bytes, + 16 x 21) inside one SIGNED_COMMAND's body.
+MAX_COMPARTMENTS = 16
+AUDIT_MAC_LEN = 8  # a lock's MAC on each of its audit records, a key's on a batch it carries
 MAX_BLOCKLIST = 4000  # the lock holds at least 3,000 entries
 MAX_AUDIT_BATCH = 64
 MAX_COMMAND_BODY = 16360  # a signed command's inner message: room for a 4,000-id blocklist (16,022 bytes) in one frame
@@ -28,7 +32,21 @@ AccessRight = Struct(
     "to_min" / Int16ul,  # exclusive; from 0 to 1440 means all day
 )
 
-# Issued and MACed by the access server at validation; the lock verifies it with the site secret.
+# A compartment: the locks that share secrets, named as an access right names its target: a
+# lock group (key bundle), or one lock in no group. A lock holds the secret of its own
+# compartment only, so what one lock stores opens nothing outside it.
+Compartment = Struct("kind" / CodeEnum(Int8ul, TargetKind), "target" / Int32ul)
+
+# The access server's MAC over an object for the locks of one compartment.
+CompartmentMac = Struct("kind" / CodeEnum(Int8ul, TargetKind), "target" / Int32ul, "mac" / Bytes(SERVER_MAC_LEN))
+
+# A key's own secret for one compartment, wrapped for that key by the server (firmware/signed.py
+# wrap_secret): a relay carries it but cannot read it.
+WrappedSecret = Struct("kind" / CodeEnum(Int8ul, TargetKind), "target" / Int32ul, "wrapped" / Bytes(SECRET_LEN))
+
+# Issued by the access server at validation, with one MAC per compartment the key may open
+# (each under that compartment's server key); a key hands a lock only the MAC for the lock's
+# compartment, which the lock verifies. The MACs cover every field but `macs`.
 Credential = Struct(
     "key_id" / Int32ul,
     "issued_at" / Int32ul,
@@ -42,16 +60,22 @@ Credential = Struct(
     "offset_change_min" / Int16sl,
     "blocklist_version" / Int32ul,  # the server's blocklist version at issue
     "rights" / Counted(Int8ul, AccessRight, max_count=MAX_RIGHTS),
-    "mac" / Bytes(SERVER_MAC_LEN),
+    "macs" / Counted(Int8ul, CompartmentMac, max_count=MAX_COMPARTMENTS),
 )
 
+# Made and MACed by the lock under its own secret (one per lock and epoch, in its secure
+# storage), so the server verifies every record whoever carried it; (lock, epoch, seq) names
+# one event forever: a re-provisioned or replaced lock starts a new epoch.
 AuditRecord = Struct(
-    "seq" / Int32ul,  # the lock's event counter: acknowledgements refer to it
+    "seq" / Int32ul,  # the lock's event counter in this epoch: acknowledgements refer to it
+    "epoch" / Int16ul,  # the lock's provisioning: the server counts them
     "time" / Int32ul,
     "key_id" / Int32ul,
     "lock_id" / Int32ul,
     "outcome" / CodeEnum(Int8ul, Outcome),
     "reason" / CodeEnum(Int8ul, Denial),
+    "count" / Int16ul,  # events of this kind it stands for: failed authentications are counted, not each written
+    "mac" / Bytes(AUDIT_MAC_LEN),
 )
 
 # --- messages ---------------------------------------------------------------------
@@ -59,14 +83,15 @@ AuditRecord = Struct(
 MESSAGES = {
     # the key's protocol version: a lock of another answers RESULT protocol_version, not a CHALLENGE
     MsgType.HS_HELLO: Struct("key_id" / Int32ul, "nonce" / Bytes(NONCE_LEN), "protocol_version" / Int8ul),
-    MsgType.HS_CHALLENGE: Struct("nonce" / Bytes(NONCE_LEN), "proof" / Bytes(PROOF_LEN)),
+    # the lock's compartment says which of its secrets the key must prove with
+    MsgType.HS_CHALLENGE: Struct("nonce" / Bytes(NONCE_LEN), "compartment" / Compartment, "proof" / Bytes(PROOF_LEN)),
     MsgType.HS_PROOF: Struct("proof" / Bytes(PROOF_LEN)),
     MsgType.HS_ACCEPT: Struct("proof" / Bytes(PROOF_LEN)),
     MsgType.CREDENTIAL: Struct("key_time" / Int32ul, "credential" / Credential),
     MsgType.BLOCKLIST_UPDATE: Struct(
         "version" / Int32ul,
         "key_ids" / Counted(Int16ul, Int32ul, max_count=MAX_BLOCKLIST),
-        "mac" / Bytes(SERVER_MAC_LEN),
+        "macs" / Counted(Int8ul, CompartmentMac, max_count=MAX_COMPARTMENTS),  # as a credential's
     ),
     MsgType.DECISION: Struct(
         "lock_id" / Int32ul,
@@ -74,7 +99,14 @@ MESSAGES = {
         "reason" / CodeEnum(Int8ul, Denial),
         "blocklist_version" / Int32ul,
     ),
-    MsgType.AUDIT_BATCH: Struct("records" / Counted(Int8ul, AuditRecord, max_count=MAX_AUDIT_BATCH)),
+    # `next_seq`: where the next read starts. `mac`: from a key, its own MAC over what it
+    # carries from `from_seq` to `next_seq` (the server trusts no relay to pass all of it on);
+    # zeros from a lock, whose records carry their own MACs.
+    MsgType.AUDIT_BATCH: Struct(
+        "records" / Counted(Int8ul, AuditRecord, max_count=MAX_AUDIT_BATCH),
+        "next_seq" / Int32ul,
+        "mac" / Bytes(AUDIT_MAC_LEN),
+    ),
     MsgType.AUDIT_ACK: Struct("lock_id" / Int32ul, "up_to_seq" / Int32ul),
     MsgType.INFO_REQUEST: Struct(),
     MsgType.INFO: Struct(
@@ -108,14 +140,25 @@ MESSAGES = {
     MsgType.TIME_REQUEST: Struct(),
     MsgType.TIME: Struct("unix_s" / Int32ul, "clock_set" / Int8ul),
     MsgType.TIME_SET: Struct("unix_s" / Int32ul),
+    # The secrets go into the device's secure storage, never its flash.
     MsgType.PROVISION: Struct(
         "role" / CodeEnum(Int8ul, Role),
         "device_id" / Int32ul,
         "groups" / Counted(Int8ul, Int32ul, max_count=16),  # a lock's groups; empty for a key
-        "secret" / Bytes(SECRET_LEN),  # a key: its diversified secret; a lock: the site secret
+        "compartment" / Compartment,  # a lock's; zeros for a key
+        "epoch" / Int16ul,  # a lock's provisioning count (its audit records carry it); 0 for a key
+        "secret" / Bytes(SECRET_LEN),  # the device's own: a key's with the server, a lock's audit key
+        "compartment_secret" / Bytes(SECRET_LEN),  # a lock's compartment secret; zeros for a key
     ),
-    MsgType.GRANT: Struct("credential" / Credential),
-    MsgType.VALIDATE: Struct("server_time" / Int32ul, "credential" / Credential),
+    # A credential and the key's secrets for the compartments it names (wrapped for this key
+    # under the signed command's nonce).
+    MsgType.GRANT: Struct("credential" / Credential, "secrets" / Counted(Int8ul, WrappedSecret, max_count=MAX_COMPARTMENTS)),
+    MsgType.VALIDATE: Struct(
+        "server_time" / Int32ul,
+        "credential" / Credential,
+        "secrets" / Counted(Int8ul, WrappedSecret, max_count=MAX_COMPARTMENTS),
+        "uploaded_to" / Int32ul,  # the server holds the key's carried events before this position: it may reuse their space
+    ),
     MsgType.AUDIT_READ: Struct("from_seq" / Int32ul, "max_count" / Int8ul),
     MsgType.PAIR: Struct("phone_id" / Int32ul),
     MsgType.UNPAIR: Struct("phone_id" / Int32ul),
@@ -133,6 +176,13 @@ MESSAGES = {
 }
 
 # Named sub-structures, for the codec generator (each becomes a pair of functions).
-STRUCTS = {"access_right": AccessRight, "credential": Credential, "audit_record": AuditRecord}
+STRUCTS = {
+    "access_right": AccessRight,
+    "compartment": Compartment,
+    "compartment_mac": CompartmentMac,
+    "wrapped_secret": WrappedSecret,
+    "credential": Credential,
+    "audit_record": AuditRecord,
+}
 
 assert set(MESSAGES) == set(MsgType), "every message type needs a definition"

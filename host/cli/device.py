@@ -148,6 +148,7 @@ class Audit(DeviceCommand):
         lines = [
             f"{r['seq']:>6}  {_when(r['time'])}  key {r['key_id']}  lock {r['lock_id']}  {r['outcome']}"
             + (f" ({r['reason']})" if r["reason"] != "none" else "")
+            + (f" x{r['count']}" if r["count"] != 1 else "")  # failed authentications are counted in one event
             for r in records
         ]
         return {"events": records}, "\n".join(lines) if lines else "no events"
@@ -211,21 +212,28 @@ class Unpair(_ServerCommand):
 
 
 class Provision(DeviceCommand):
-    """Give a new device its role, id and secret (a key: its diversified secret; a lock: the
-    site secret) and a lock its groups. Once only: a provisioned key answers not_signed (only
-    the server may re-provision it), a provisioned lock bad_request."""
+    """Give a new device its role, id and own secret (a key: the one it shares with the
+    access server; a lock: its audit key), and a lock its groups and its compartment's secret
+    (the compartment is its first group, or the lock alone in none). Secrets go to the
+    device's secure storage, never its flash. Once only: a provisioned key answers not_signed
+    (only the server may re-provision it), a provisioned lock bad_request."""
 
     def arguments(self, parser):
         parser.add_argument("--role", required=True, choices=["key", "lock"])
         parser.add_argument("--id", required=True, type=_u32, metavar="N", help="the device id the access server gave it")
         parser.add_argument("--secret", required=True, metavar="HEX", help="32 bytes in hex")
         parser.add_argument("--groups", default="", metavar="1,2", help="a lock's group ids, comma-separated")
+        parser.add_argument("--compartment-secret", metavar="HEX", help="a lock's compartment secret, 32 bytes in hex")
+        parser.add_argument("--epoch", type=_u32, default=1, metavar="N", help="a lock's provisioning count (default 1)")
 
     def act(self, device, args):
         groups = [_u32(g) for g in args.groups.split(",") if g.strip()]
         if groups and args.role == "key":
             raise UsageError("--groups is for a lock; a key's groups come with its credential")
-        device.provision(args.role, args.id, _hex(args.secret, "--secret"), groups)
+        if args.epoch > 0xFFFF:
+            raise UsageError(f"--epoch is at most 65535, got {args.epoch}")
+        compartment = None if args.compartment_secret is None else _hex(args.compartment_secret, "--compartment-secret")
+        device.provision(args.role, args.id, _hex(args.secret, "--secret"), groups, compartment, args.epoch)
         return {"provisioned": args.role, "id": args.id, "groups": groups}, f"provisioned as {args.role} {args.id}" + (
             f" in groups {groups}" if groups else ""
         )

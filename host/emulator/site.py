@@ -16,19 +16,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ...firmware import crypto
 from ...firmware import signed as fw_signed
 from ...hw_models import DEFAULT_THERMAL, battery, battery_by_name, drain, power, retention, thermal
 from ...hw_models.params import BatteryParams
 from ...protocol.codes import Denial, ErrorCode, MsgType, Outcome, Role
 from ...protocol.frame import decode_frame, encode_frame
-from ..server import AccessServer, ServerError
+from ..server import AccessServer, ServerError, signing
 from .devices import PowerCut, make_devices
 
 LINK_BAUD = 57600  # the key-lock contact link
 DEFAULT_HOLD_S = 2.0
 THERMAL_STEP_MAX_S = 3600.0
 BITS_PER_BYTE = 10
+# What a board needs to compute its answer to one frame, added to the virtual clock (and so to
+# the lock's tick counter) per frame: the heaviest is a handshake step, a KDF and two
+# HMAC-SHA256 over < 100 bytes, a few ms on an RP2040 at 125 MHz. Never the host's wall time:
+# a slow runtime (MicroPython under WebAssembly, a loaded CI machine) cannot cause a timeout.
+COMPUTE_ALLOWANCE_S = 0.005
 TICKS_MASK = (1 << 30) - 1  # a lock's millisecond ticks wrap as MicroPython's time.ticks_ms()
 CREDENTIAL_TYPE = int(MsgType.CREDENTIAL)
 
@@ -40,7 +44,7 @@ class KeyState:
     soc: float
     temperature_C: float
     in_lock: str | None = None
-    uploaded_seq: int = 0  # the phone app's pointer into the key's carried events
+    uploaded_to: int = 0  # the phone app's pointer into the key's carried events: the server has those before it
     clock_skew_s: float = 0.0  # how far the key's RTC is off; validation sets it right
 
 
@@ -87,7 +91,7 @@ class EmulatedSite:
         self.locks: dict[str, LockState] = {}
         self._seq = 0
         self._holders: set[str] = set()
-        self._home_secrets: dict[str, bytes] = {}  # keys made for another site: the secret their server knows
+        self._home_masters: dict[str, bytes] = {}  # keys made for another site: the master secret of their server
         self.relay_delay_s = 0.0  # fault injection: a relay between key and lock adds this to every frame
 
     # --- building the site ------------------------------------------------------------
@@ -104,8 +108,8 @@ class EmulatedSite:
         state="approved",
         other_site_secret=None,
     ):
-        """A key of this site, or with `other_site_secret` one made for another site: its
-        secret is diversified from that site's secret, so this site's locks refuse it."""
+        """A key of this site, or with `other_site_secret` one made for another site (its
+        secrets derive from that site's master secret, so this site's locks refuse it)."""
         holder = holder or name
         if holder not in self._holders:  # a holder may carry several keys; the card is theirs
             if id06_expires_s is None:
@@ -113,23 +117,20 @@ class EmulatedSite:
             self.server.add_holder(holder, id06 or f"ID06-{name}", id06_expires_s)
             self._holders.add(holder)
         self.server.add_key(name, holder, state=state)
-        key_id, secret = self.server.provision_key(name)
+        fields = self.server.provision_key(name)
         if other_site_secret is not None:
-            secret = crypto.key_secret(crypto.HmacKey(other_site_secret), key_id)
+            # Its own site's server made it and signs its commands, with its own master secret.
+            fields["secret"] = signing.device_secret(other_site_secret, Role.KEY, fields["device_id"])
+            self._home_masters[name] = other_site_secret
         self.devices.add(name, "key")
         self.keys[name] = KeyState(name, battery_by_name(battery), float(soc), float(temperature_C))
-        if other_site_secret is not None:
-            self._home_secrets[name] = secret  # its own site's server signs its commands
-        self._host(name, MsgType.PROVISION, {"role": Role.KEY, "device_id": key_id, "groups": [], "secret": secret}, expect_ok=True)
+        self._host(name, MsgType.PROVISION, fields, expect_ok=True)
 
     def add_lock(self, name, group=None, kind="cylinder", temperature_C=20.0):
         self.server.add_lock(name, group=group, kind=kind)
-        lock_id, groups, site_secret = self.server.provision_lock(name)
         self.devices.add(name, "lock")
         self.locks[name] = LockState(name, kind, float(temperature_C), np.full(2, float(temperature_C)))
-        self._host(
-            name, MsgType.PROVISION, {"role": Role.LOCK, "device_id": lock_id, "groups": groups, "secret": site_secret}, expect_ok=True
-        )
+        self._host(name, MsgType.PROVISION, self.server.provision_lock(name), expect_ok=True)
 
     def close(self):
         self.devices.close()
@@ -169,11 +170,10 @@ class EmulatedSite:
         if "nonce" not in challenge:
             return ErrorCode(challenge["code"])
         signed = self.server.sign_command(key, challenge["nonce"], msg_type, fields)
-        if key in self._home_secrets:  # a key of another site: its own server signs, as at home
+        if key in self._home_masters:  # a key of another site: its own server signs, as at home
             key_id = self.server.key_id(key)
-            signed["mac"] = fw_signed.command_mac(
-                crypto.command_key(self._home_secrets[key]), key_id, challenge["nonce"], int(msg_type), signed["body"]
-            )
+            own = signing.device_secret(self._home_masters[key], Role.KEY, key_id)
+            signed["mac"] = fw_signed.command_mac(signing.command_key(own), key_id, challenge["nonce"], int(msg_type), signed["body"])
         _t, answer = self._host(key, MsgType.SIGNED_COMMAND, signed)
         code = ErrorCode(answer["code"])
         return None if code == ErrorCode.OK else code
@@ -268,7 +268,7 @@ class EmulatedSite:
         raw = self.devices.call(key, "begin")
         while raw is not None:
             wire += len(raw)
-            self.now_s += len(raw) * BITS_PER_BYTE / LINK_BAUD + self.relay_delay_s
+            self.now_s += len(raw) * BITS_PER_BYTE / LINK_BAUD + COMPUTE_ALLOWANCE_S + self.relay_delay_s
             reply = None
             # The lock's tick counter is virtual time (wire time, relay delay), never host
             # wall time: a slow runtime cannot cause a false timeout.
@@ -284,7 +284,7 @@ class EmulatedSite:
                 self.devices.call(key, "link_lost")
                 break
             wire += len(reply)
-            self.now_s += len(reply) * BITS_PER_BYTE / LINK_BAUD + self.relay_delay_s
+            self.now_s += len(reply) * BITS_PER_BYTE / LINK_BAUD + COMPUTE_ALLOWANCE_S + self.relay_delay_s
             raw = self.devices.call(key, "on_lock_frame", reply)
         got = self.devices.outcome(key)
         if got is None:
@@ -307,22 +307,28 @@ class EmulatedSite:
             if paired and paired != self.server.phone_id(phone):
                 return "already_paired"
         k = self.keys[key]
-        records = self._carried_records(key)
         try:
-            v = self.server.validate(key, online=online, soc=k.soc, audit=records)
+            v = self.server.validate(key, online=online, soc=k.soc, audit=self._carried_batches(key, k.uploaded_to))
         except ServerError as exc:
             return exc.code
-        if records:
-            k.uploaded_seq += len(records)
-        refused = self._signed(key, MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential})
+        fields = {"server_time": v.server_time, "credential": v.credential, "uploaded_to": v.uploaded_to}
+        refused = self._signed(key, MsgType.VALIDATE, fields)
+        k.uploaded_to = v.uploaded_to
         if refused is not None:
             raise RuntimeError(f"{key} refused its signed validation: {refused.name.lower()}")
         self._signed(key, MsgType.BLOCKLIST_UPDATE, v.blocklist)  # "stale" when it has this version: fine
         return None
 
-    def _carried_records(self, key):
-        """The events the key carries that the server does not have yet."""
-        return self._carried_records_from(key, self.keys[key].uploaded_seq)
+    def _carried_batches(self, key, from_seq):
+        """The key's carried events from position `from_seq` as its AUDIT_READ answers them,
+        each batch with its from_seq (what the server verifies the key's MAC over)."""
+        batches = []
+        while True:
+            _t, fields = self._host(key, MsgType.AUDIT_READ, {"from_seq": from_seq, "max_count": 64})
+            batches.append(dict(fields, from_seq=from_seq))
+            if not fields["records"]:
+                return batches
+            from_seq = fields["next_seq"]
 
     def pair(self, key, phone):
         return self._result(key, MsgType.PAIR, {"phone_id": self.server.phone_id(phone)})
@@ -356,12 +362,5 @@ class EmulatedSite:
             from_seq = fields["records"][-1]["seq"] + 1
 
     def key_audit(self, key):
-        return self._carried_records_from(key, 0)
-
-    def _carried_records_from(self, key, from_seq):
-        records = []
-        while True:
-            _t, fields = self._host(key, MsgType.AUDIT_READ, {"from_seq": from_seq + len(records), "max_count": 64})
-            if not fields["records"]:
-                return records
-            records += fields["records"]
+        """Every lock event the key carries, oldest first."""
+        return [r for b in self._carried_batches(key, 0) for r in b["records"]]

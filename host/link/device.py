@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ...protocol.codes import ErrorCode, KeyFlag, MsgType, Role
+from ...protocol.codes import ErrorCode, KeyFlag, MsgType, Role, TargetKind
 from ...protocol.frame import Decoded, FrameError, decode_frame, split_frame
 from ..errors import KeylockError, UsageError
 from ..render import iso_time, jsonable
@@ -131,23 +131,26 @@ class Device:
         return [jsonable(r) for r in self._audit_records(from_seq, last)]
 
     def _audit_records(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
-        # A lock pages by its event seq (which may skip a number lost to a power cut); a key
-        # pages by position in the events it carries, whose seqs are the locks' own.
-        by_position = self.role == "key"
-        records: list[dict] = []
+        records = [r for b in self._audit_batches(from_seq) for r in b["records"]]
+        return records[-last:] if last else records
+
+    def _audit_batches(self, from_seq: int = 0) -> list[dict]:
+        """AUDIT_BATCH fields from `from_seq` on, each with the from_seq it answered (a key's
+        batch MAC covers it). A lock pages by its event seq (which may skip a number lost to a
+        power cut); a key by position in the events it carries, whose seqs are the locks' own:
+        either way the device says where the next read starts (next_seq)."""
+        batches: list[dict] = []
         cursor = from_seq
         while True:
-            batch = self.request(MsgType.AUDIT_READ, {"from_seq": cursor, "max_count": AUDIT_BATCH}, expect=MsgType.AUDIT_BATCH).fields[
-                "records"
-            ]
-            if not batch:
-                break
-            records += batch
-            after = cursor + len(batch) if by_position else batch[-1]["seq"] + 1
-            if after <= cursor:  # a device that pages backwards would loop forever
-                break
-            cursor = after
-        return records[-last:] if last else records
+            batch = dict(
+                self.request(MsgType.AUDIT_READ, {"from_seq": cursor, "max_count": AUDIT_BATCH}, expect=MsgType.AUDIT_BATCH).fields
+            )
+            if not batch["records"]:
+                return batches
+            batches.append(dict(batch, from_seq=cursor))
+            if batch["next_seq"] <= cursor:  # a device that pages backwards would loop forever
+                return batches
+            cursor = batch["next_seq"]
 
     def pair(self, phone_id: int) -> None:
         self._command(MsgType.PAIR, {"phone_id": phone_id})
@@ -160,10 +163,30 @@ class Device:
             key, _key_id = self._key_at_server(srv, key)
             self._signed(srv, key, MsgType.UNPAIR, {"phone_id": phone_id})
 
-    def provision(self, role: str, device_id: int, secret: bytes, groups: Sequence[int] = ()) -> None:
-        if len(secret) != SECRET_LEN:
-            raise UsageError(f"a secret is {SECRET_LEN} bytes ({2 * SECRET_LEN} hex digits), got {len(secret)}")
-        fields = {"role": Role[role.upper()], "device_id": device_id, "groups": list(groups), "secret": secret}
+    def provision(
+        self, role: str, device_id: int, secret: bytes, groups: Sequence[int] = (), compartment_secret: bytes | None = None, epoch: int = 1
+    ) -> None:
+        """Provision a new device at the factory: `secret` is its own (a key's, shared with the
+        access server; a lock's audit key for `epoch`); a lock also gets its compartment's
+        secret, the compartment being its first group, or the lock itself in none."""
+        for what, value in (("a secret", secret), ("a compartment secret", compartment_secret)):
+            if value is not None and len(value) != SECRET_LEN:
+                raise UsageError(f"{what} is {SECRET_LEN} bytes ({2 * SECRET_LEN} hex digits), got {len(value)}")
+        is_lock = role == "lock"
+        if is_lock and compartment_secret is None:
+            raise UsageError("a lock needs its compartment's secret too (--compartment-secret)")
+        if not is_lock and compartment_secret is not None:
+            raise UsageError("a key gets its compartment secrets from the access server at validation, not here")
+        compartment = (TargetKind.GROUP, groups[0]) if groups else (TargetKind.LOCK, device_id)
+        fields = {
+            "role": Role[role.upper()],
+            "device_id": device_id,
+            "groups": list(groups),
+            "compartment": {"kind": compartment[0], "target": compartment[1]} if is_lock else {"kind": 0, "target": 0},
+            "epoch": epoch if is_lock else 0,
+            "secret": secret,
+            "compartment_secret": compartment_secret or bytes(SECRET_LEN),
+        }
         self._command(MsgType.PROVISION, fields)
 
     def raw(self, data: bytes | str) -> Decoded:
@@ -202,7 +225,7 @@ class Device:
         with _open_server(server) as srv:
             key, key_id = self._key_at_server(srv, key)
             v = _server_call(server, srv.server.validate, key)
-            self._signed(srv, key, MsgType.GRANT, {"credential": v.credential})
+            self._signed(srv, key, MsgType.GRANT, {"credential": v.credential})  # the server wraps in the key's secrets
         return {"key": key, "key_id": key_id, "valid_until": v.credential["valid_until"], "rights": len(v.credential["rights"])}
 
     def validate(self, server: str | Path, key: str | None = None) -> dict:
@@ -211,10 +234,13 @@ class Device:
         signed blocklist (which the key takes only if it is newer than the one it has)."""
         with _open_server(server) as srv:
             key, key_id = self._key_at_server(srv, key)
-            records = self._audit_records()
+            # From where the server's copy ends: the key's own MAC on each batch tells the server
+            # this relay passed on everything, and the signed uploaded_to frees the key's space.
+            batches = self._audit_batches(_server_call(server, srv.server.uploaded_to, key))
             soc = self.request(MsgType.STATUS_REQUEST, expect=MsgType.KEY_STATUS).fields["soc_permille"] / 1000
-            v = _server_call(server, srv.server.validate, key, audit=records, soc=min(soc, 1.0))
-            self._signed(srv, key, MsgType.VALIDATE, {"server_time": v.server_time, "credential": v.credential})
+            v = _server_call(server, srv.server.validate, key, audit=batches, soc=min(soc, 1.0))
+            fields = {"server_time": v.server_time, "credential": v.credential, "uploaded_to": v.uploaded_to}
+            self._signed(srv, key, MsgType.VALIDATE, fields)
             try:
                 self._signed(srv, key, MsgType.BLOCKLIST_UPDATE, v.blocklist)
                 blocklist = "updated"
@@ -230,8 +256,9 @@ class Device:
             "rights": len(v.credential["rights"]),
             "blocklist_version": v.blocklist["version"],
             "blocklist": blocklist,
-            "audit_uploaded": len(records),
+            "audit_uploaded": sum(len(b["records"]) for b in batches),
             "audit_new": v.audit_stored,
+            "audit_rejected": v.audit_rejected,
         }
 
     def _key_at_server(self, srv, key: str | None) -> tuple[str, int]:

@@ -102,6 +102,40 @@ MIGRATIONS = [
             wall_s REAL NOT NULL,
             speed REAL NOT NULL CHECK (speed > 0))""",
     ],
+    # Evidence (issue 11): a lock's records carry its epoch (its provisioning count), a count
+    # and its MAC; (lock, epoch, seq) names an event. Refused uploads are kept apart. A key's
+    # carried events are uploaded up to a position the server signs back (VALIDATE).
+    [
+        "ALTER TABLE locks ADD COLUMN epoch INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE keys ADD COLUMN carried_uploaded INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE audit_records (
+            lock_id INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            time_s INTEGER NOT NULL,
+            key_id INTEGER NOT NULL,
+            outcome INTEGER NOT NULL,
+            reason INTEGER NOT NULL,
+            count INTEGER NOT NULL DEFAULT 1,
+            mac BLOB,
+            uploaded_at_s INTEGER NOT NULL,
+            PRIMARY KEY (lock_id, epoch, seq))""",
+        # Events from before: epoch 0 and no MAC (they were never verifiable).
+        """INSERT INTO audit_records (lock_id, epoch, seq, time_s, key_id, outcome, reason, uploaded_at_s)
+           SELECT lock_id, 0, seq, time_s, key_id, outcome, reason, uploaded_at_s FROM audit_events""",
+        "DROP TABLE audit_events",
+        "ALTER TABLE audit_records RENAME TO audit_events",
+        "CREATE INDEX audit_by_key ON audit_events (key_id)",
+        """CREATE TABLE audit_rejections (
+            id INTEGER PRIMARY KEY,
+            uploaded_at_s INTEGER NOT NULL,
+            carrier_key_id INTEGER NOT NULL,
+            lock_id INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            reason TEXT NOT NULL CHECK (reason IN ('bad_mac', 'unknown_lock', 'unknown_epoch', 'conflict', 'bad_batch')),
+            record BLOB NOT NULL)""",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

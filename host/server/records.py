@@ -29,8 +29,10 @@ class Validation:
 
     server_time: int  # UNIX seconds: the key sets its clock from it
     credential: dict  # the fields of protocol Credential, MACed by the server
-    blocklist: dict  # a signed blocklist update: version, key_ids, mac
+    blocklist: dict  # a signed blocklist update: version, key_ids, macs
     audit_stored: int  # how many of the uploaded audit events were new
+    uploaded_to: int = 0  # the key's carried events before this position are on the server (VALIDATE.uploaded_to)
+    audit_rejected: int = 0  # uploaded records refused as not genuine (audit_rejections())
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class AuditEvent:
     reason: int  # Denial
     key: str | None  # the key's name, None if the site does not know the id
     lock: str | None
+    epoch: int = 0  # the lock's provisioning the event belongs to
+    count: int = 1  # events it stands for (failed authentications are counted)
 
     @property
     def result(self):
@@ -101,20 +105,3 @@ def check_names(value, what):
     if not isinstance(value, (list, tuple)) or not value:
         raise ValueError(f"{what} must be a non-empty list of names, got {value!r}")
     return [check_name(v, f"{what[:-1]} name") for v in value]
-
-
-_AUDIT_FIELDS = ("seq", "time", "key_id", "lock_id", "outcome", "reason")
-
-
-def audit_row(record):
-    """An uploaded AuditRecord (a dict or construct Container) -> a row; extra fields are
-    ignored, missing or out-of-range ones refused."""
-    try:
-        row = tuple(record[f] for f in _AUDIT_FIELDS)
-    except (KeyError, TypeError):
-        raise ValueError(f"an audit record needs the fields {', '.join(_AUDIT_FIELDS)}, got {record!r}") from None
-    for field, value in zip(_AUDIT_FIELDS, row, strict=True):
-        check_u32(value, f"audit record {field}")
-    if row[4] not in set(Outcome) or row[5] not in set(Denial):
-        raise ValueError(f"an audit record has an unknown outcome or reason: {record!r}")
-    return tuple(int(v) for v in row)

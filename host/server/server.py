@@ -14,12 +14,13 @@ import os
 import secrets
 import time
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...firmware import signed
-from ...protocol.codes import LOW_BATTERY_SOC, SIGNED_COMMANDS, MsgType, TargetKind
-from ...protocol.messages import MAX_BLOCKLIST, MAX_RIGHTS, MESSAGES
-from . import db, signing
+from ...protocol.codes import LOW_BATTERY_SOC, SIGNED_COMMANDS, MsgType, Role, TargetKind
+from ...protocol.messages import MAX_BLOCKLIST, MAX_COMPARTMENTS, MAX_RIGHTS, MESSAGES
+from . import db, evidence, signing
 from .names import check_name, check_text
 from .records import (
     U32_MAX,
@@ -28,7 +29,6 @@ from .records import (
     Retrieval,
     ServerError,
     Validation,
-    audit_row,
     check_names,
     check_soc,
     check_u32,
@@ -51,8 +51,7 @@ class AccessServer:
         self._conn = conn
         self._now_s = now_s if now_s is not None else self._site_clock_s
         secret, tz = conn.execute("SELECT secret, timezone FROM site").fetchone()
-        self._site_secret = bytes(secret)
-        self._server = signing.ServerKey(self._site_secret)
+        self._master = bytes(secret)  # no device holds it: every device secret derives from it
         self._tz = ZoneInfo(tz)
         # Test-only: called before each write statement, so a test can kill the process in
         # the middle of an operation (tests/server/test_crash.py).
@@ -278,11 +277,59 @@ class AccessServer:
         return KeyInfo(key, key_id, holder, state, bool(blocked), validated_at_s, valid_until_s)
 
     def provision_key(self, name):
-        """(key_id, key_secret): what is written into the key at manufacture."""
-        key_id = self._id("keys", name)
-        return key_id, signing.key_secret(self._site_secret, key_id)
+        """The PROVISION fields written into the key at manufacture: its id and its own
+        secret (shared with this server only). A key (re)provisioned starts carrying events
+        from position 0, so the server's upload pointer for it starts there too (else it
+        would sign away space holding events it never had)."""
+        with db.transaction(self._conn):
+            key_id = self._id("keys", name)
+            self._write("UPDATE keys SET carried_uploaded = 0 WHERE id = ?", (key_id,))
+        return {
+            "role": Role.KEY,
+            "device_id": key_id,
+            "groups": [],
+            "compartment": {"kind": TargetKind.LOCK, "target": 0},
+            "epoch": 0,
+            "secret": self._own_secret(Role.KEY, key_id),
+            "compartment_secret": bytes(signing.SECRET_LEN),
+        }
 
-    def sign_command(self, key, nonce, command, fields=None):
+    def _own_secret(self, role, device_id, epoch=0):
+        return signing.device_secret(self._master, role, device_id, epoch)
+
+    def _compartment_secret(self, compartment):
+        return signing.compartment_secret(self._master, *compartment)
+
+    def _compartment_of(self, lock_id):
+        """A lock's compartment: its first group (the locks of a group share secrets), or the
+        lock alone when it is in none."""
+        row = self._one("SELECT min(group_id) FROM lock_groups WHERE lock_id = ?", (lock_id,))
+        return (TargetKind.GROUP, row[0]) if row[0] is not None else (TargetKind.LOCK, lock_id)
+
+    def _key_compartments(self, key_id):
+        """The compartments a key's grants reach: each granted lock's, and for a granted group
+        the group itself and every compartment of its locks. Sorted."""
+        found = set()
+        for lock_id, group_id in self._conn.execute("SELECT lock_id, group_id FROM grants WHERE key_id = ?", (key_id,)):
+            if lock_id:
+                found.add(self._compartment_of(lock_id))
+                continue
+            found.add((TargetKind.GROUP, group_id))
+            for (member,) in self._conn.execute("SELECT lock_id FROM lock_groups WHERE group_id = ?", (group_id,)):
+                found.add(self._compartment_of(member))
+        if len(found) > MAX_COMPARTMENTS:
+            raise ValueError(f"the key's grants reach {len(found)} compartments; a credential holds {MAX_COMPARTMENTS}")
+        return sorted(found)
+
+    def _site_compartments(self):
+        """Every compartment a lock of the site is in."""
+        return sorted({self._compartment_of(lock_id) for (lock_id,) in self._conn.execute("SELECT id FROM locks")})
+
+    def _servers(self, compartments):
+        """(kind, target, server key) per compartment: what signed.sign_* take."""
+        return [(int(kind), target, signing.server_key(self._compartment_secret((kind, target)))) for kind, target in compartments]
+
+    def sign_command(self, key, nonce, command, fields: dict[str, Any] | None = None):
         """The fields of a SIGNED_COMMAND for `key`, bound to the nonce the key issued
         (its KEY_CHALLENGE): `command` with `fields`, MACed under that key's command key.
         TIME_SET carries the server's own time, whatever `fields` say: only the server sets
@@ -293,11 +340,33 @@ class AccessServer:
             raise ValueError(f"the server signs only {', '.join(c.name for c in SIGNED_COMMANDS)}, not {command.name}")
         if len(nonce) != 16:
             raise ValueError(f"a key's nonce is 16 bytes, got {len(nonce)}")
-        if command == MsgType.TIME_SET:
-            fields = {"unix_s": self._now()}
-        body = MESSAGES[command].build(fields or {})
-        command_key = signing.CommandKey(signing.key_secret(self._site_secret, key_id))
-        return {"command": command, "body": body, "mac": signed.command_mac(command_key, key_id, bytes(nonce), int(command), body)}
+        fields = {"unix_s": self._now()} if command == MsgType.TIME_SET else dict(fields or {})
+        own = self._own_secret(Role.KEY, key_id)
+        if command in (MsgType.GRANT, MsgType.VALIDATE):
+            # The key's secrets for the compartments its credential is signed for, wrapped for
+            # this key under this command's nonce: the relay carrying them learns nothing.
+            macs = fields["credential"]["macs"]
+            secrets: list[dict] = [
+                {
+                    "kind": kind,
+                    "target": target,
+                    "wrapped": signed.wrap_secret(
+                        lambda n, c: signing.wrap_stream(own, n, c),
+                        bytes(nonce),
+                        kind,
+                        target,
+                        signing.key_secret(self._compartment_secret((kind, target)), key_id),
+                    ),
+                }
+                for kind, target in ((m["kind"], m["target"]) for m in macs)
+            ]
+            fields["secrets"] = secrets
+        body = MESSAGES[command].build(fields)
+        return {
+            "command": command,
+            "body": body,
+            "mac": signed.command_mac(signing.command_key(own), key_id, bytes(nonce), int(command), body),
+        }
 
     # --- locks, groups, phones --------------------------------------------------------
 
@@ -321,10 +390,27 @@ class AccessServer:
             return lock_id
 
     def provision_lock(self, name):
-        """(lock_id, [group_ids], site_secret): what is written into the lock."""
-        lock_id = self._id("locks", name)
+        """The PROVISION fields written into the lock (at installation, or into its
+        replacement): its id, groups and compartment, a new epoch, its own (audit) secret for
+        that epoch and its compartment's secret. Each call starts a new epoch, so a replaced or
+        reset lock never reuses a (lock, epoch, seq) of the one before."""
+        with db.transaction(self._conn):
+            lock_id = self._id("locks", name)
+            self._write("UPDATE locks SET epoch = epoch + 1 WHERE id = ?", (lock_id,))
+            (epoch,) = self._one("SELECT epoch FROM locks WHERE id = ?", (lock_id,))
+            if epoch > 0xFFFF:  # inside the transaction: refused, the count is not bumped
+                raise ValueError(f"lock {name!r} was provisioned {epoch - 1} times: an epoch is 16 bits")
         groups = [r[0] for r in self._conn.execute("SELECT group_id FROM lock_groups WHERE lock_id = ? ORDER BY group_id", (lock_id,))]
-        return lock_id, groups, self._site_secret
+        compartment = self._compartment_of(lock_id)
+        return {
+            "role": Role.LOCK,
+            "device_id": lock_id,
+            "groups": groups,
+            "compartment": {"kind": compartment[0], "target": compartment[1]},
+            "epoch": epoch,
+            "secret": self._own_secret(Role.LOCK, lock_id, epoch),
+            "compartment_secret": self._compartment_secret(compartment),
+        }
 
     def add_phone(self, name):
         """A phone running the validation app. Returns its id."""
@@ -363,6 +449,7 @@ class AccessServer:
             count = len(self._rights(key_id, self._now()))
             if count > MAX_RIGHTS:  # the credential could not carry them: undo the grant
                 raise ValueError(f"key {key!r} would have {count} access rights; a credential holds {MAX_RIGHTS}")
+            self._key_compartments(key_id)  # raises (undoing the grant) past MAX_COMPARTMENTS
 
     def revoke(self, key, locks=None, groups=None):
         """Remove every grant (all windows) `key` has on these locks and/or groups. A target
@@ -419,8 +506,11 @@ class AccessServer:
 
     def validate(self, key, online=True, audit=(), soc=None):
         """Validate `key` for 10 days: a signed credential, the server time and the signed
-        blocklist. The key's audit records (protocol AuditRecord fields) are stored, each
-        (lock_id, seq) once, and `soc` as a battery reading.
+        blocklist (each with a MAC per compartment the key's grants reach). `audit` is what
+        the key carries, as the batches its AUDIT_READ answered, each {from_seq, records,
+        next_seq, mac}: a batch is believed only with the key's own MAC over it, a record
+        only with its lock's (evidence.py); forgeries are kept apart and reported
+        (audit_rejections()), never stored as events. `soc` is stored as a battery reading.
 
         Checked in this order, the first that applies wins (ServerError.code):
         offline (nothing is reachable, nothing recorded); blocked (a lost key is reported
@@ -436,12 +526,13 @@ class AccessServer:
         key_id = self._id("keys", key)
         if not online:
             raise ServerError("offline", "the access server cannot be reached: validation is impossible offline")
-        records = [audit_row(r) for r in audit]
+        batches = [evidence.check_batch(b) for b in audit]
         soc = None if soc is None else check_soc(soc)
         refusal = None
         with db.transaction(self._conn):
             now = self._now()
-            stored = self._store_audit(records, now)
+            upload = evidence.store_carried(self._conn, self._write, self._master, key_id, batches, now)
+            stored = upload.stored
             if soc is not None:
                 self._write("INSERT INTO battery_readings (key_id, time_s, soc) VALUES (?, ?, ?)", (key_id, now, soc))
             state, not_after_s, not_before_s, blocked, card_blocked, card_expires_s = self._one(
@@ -465,8 +556,9 @@ class AccessServer:
                 valid_until = min(now + VALIDATION_S, not_after_s)
                 change_at, change_min = self._offset_change(now, valid_until)
                 version = self._blocklist_version()
+                servers = self._servers(self._key_compartments(key_id))
                 credential = signed.sign_credential(
-                    self._server,
+                    servers,
                     {
                         "key_id": key_id,
                         "issued_at": now,
@@ -477,24 +569,24 @@ class AccessServer:
                         "offset_change_min": change_min,
                         "blocklist_version": version,
                         "rights": rights,
-                        "mac": bytes(16),
+                        "macs": [],
                     },
                 )
-                blocklist = self._signed_blocklist(version)
+                blocklist = self._signed_blocklist(version, servers)
                 self._write("UPDATE keys SET validated_at_s = ?, valid_until_s = ? WHERE id = ?", (now, valid_until, key_id))
         # Raised after the commit: the upload above is kept even when the key is refused.
         if refusal:
             raise ServerError(*refusal)
-        return Validation(now, credential, blocklist, stored)
+        return Validation(now, credential, blocklist, stored, upload.uploaded_to, upload.rejected)
 
     # --- blocklist --------------------------------------------------------------------
 
     def _blocklist_version(self):
         return self._one("SELECT blocklist_version FROM site")[0]
 
-    def _signed_blocklist(self, version):
+    def _signed_blocklist(self, version, servers):
         key_ids = [r[0] for r in self._conn.execute("SELECT key_id FROM blocklist")]
-        return signed.sign_blocklist(self._server, version, key_ids)
+        return signed.sign_blocklist(servers, version, key_ids)
 
     def _change_blocklist(self, key, blocked):
         key = check_name(key, "key name")
@@ -523,20 +615,11 @@ class AccessServer:
         return self._change_blocklist(key, False)
 
     def blocklist(self):
-        """The current blocklist as a signed update: {version, key_ids, mac}."""
-        return self._signed_blocklist(self._blocklist_version())
+        """The current blocklist as a signed update, {version, key_ids, macs}, with a MAC for
+        every compartment of the site's locks."""
+        return self._signed_blocklist(self._blocklist_version(), self._servers(self._site_compartments()))
 
     # --- audit ------------------------------------------------------------------------
-
-    def _store_audit(self, records, now):
-        stored = 0
-        for row in records:
-            stored += self._write(
-                """INSERT OR IGNORE INTO audit_events (seq, time_s, key_id, lock_id, outcome, reason, uploaded_at_s)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                row + (now,),
-            ).rowcount
-        return stored
 
     def audit(self, lock=None, key=None, *, reason, by, last=None):
         """Audit events (of a lock, of a key, or both filters), oldest first; `last` keeps
@@ -556,10 +639,10 @@ class AccessServer:
         if key_id is not None:
             where.append("e.key_id = ?")
             params.append(key_id)
-        sql = f"""SELECT e.seq, e.time_s, e.key_id, e.lock_id, e.outcome, e.reason, k.name, l.name
+        sql = f"""SELECT e.seq, e.time_s, e.key_id, e.lock_id, e.outcome, e.reason, k.name, l.name, e.epoch, e.count
                   FROM audit_events e LEFT JOIN keys k ON k.id = e.key_id LEFT JOIN locks l ON l.id = e.lock_id
                   {"WHERE " + " AND ".join(where) if where else ""}
-                  ORDER BY e.time_s DESC, e.lock_id DESC, e.seq DESC"""
+                  ORDER BY e.time_s DESC, e.lock_id DESC, e.epoch DESC, e.seq DESC"""
         if last is not None:
             sql += " LIMIT ?"
             params.append(last)
@@ -570,6 +653,24 @@ class AccessServer:
                 (self._now(), by, reason, lock_id, key_id, last, len(events)),
             )
         return events
+
+    def uploaded_to(self, key):
+        """The position in `key`'s carried events before which the server has them all (where
+        a phone's next upload starts)."""
+        return self._one("SELECT carried_uploaded FROM keys WHERE id = ?", (self._id("keys", key),))[0]
+
+    def audit_rejections(self):
+        """Uploaded records the server refused to believe, oldest first: a forgery (bad_mac), a
+        record of a lock or epoch it never provisioned, one contradicting a stored record
+        (conflict), or a carried batch without the key's valid MAC (bad_batch)."""
+        return evidence.rejections(self._conn)
+
+    def audit_gaps(self, lock=None):
+        """Events missing from a lock's trail as the server holds it: (lock name, epoch, first
+        seq, last seq) for every run of sequence numbers below the highest one it has. A
+        power cut during a lock's write can leave one unused; anything else is lost or held back."""
+        lock_id = None if lock is None else self._id("locks", lock)
+        return evidence.gaps(self._conn, lock_id)
 
     def audit_retrievals(self):
         """Every read of the audit trail, oldest first."""

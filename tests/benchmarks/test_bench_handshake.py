@@ -10,8 +10,9 @@ def test_bench_handshake_json(capsys):
     assert main(["bench", "handshake", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["round_trips"] == 2
-    assert result["wire_bytes"] == 97 == sum(result["frames_bytes"])
-    assert result["wire_time_ms"] == {"9600": 101.042, "57600": 16.84, "115200": 8.42, "1000000": 0.97}
+    assert result["wire_bytes"] == 102 == sum(result["frames_bytes"])  # the CHALLENGE names the lock's compartment (5 bytes)
+    assert result["frames_bytes"] == [30, 38, 17, 17]
+    assert result["wire_time_ms"] == {"9600": 106.25, "57600": 17.708, "115200": 8.854, "1000000": 1.02}
     for runtime in ("cpython", "micropython"):
         assert set(result[runtime]) == {"handshake_us", "crypto_us", "ratio"}
         assert result[runtime]["handshake_us"] > 0 and result[runtime]["crypto_us"] > 0

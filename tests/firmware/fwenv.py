@@ -5,6 +5,7 @@ import sys
 
 try:
     from keylock_fw import (  # MicroPython: mounted as on a board
+        audit,
         codec,
         crypto,
         device,
@@ -21,7 +22,7 @@ try:
 
     DATA_DIR = "/vectors"
 except ImportError:
-    from keylock.firmware import codec, crypto, device, flash, frame, hal, handshake, key_app, secure, session, signed, storage  # noqa: F401
+    from keylock.firmware import audit, codec, crypto, device, flash, frame, hal, handshake, key_app, secure, session, signed, storage  # noqa: F401
     from keylock.protocol.vectors import VECTORS_FILE
 
     DATA_DIR = str(VECTORS_FILE.parent)

@@ -8,16 +8,28 @@ from fwenv import codec, crypto
 from fwenv import handshake as hs
 from fwenv import session as sess
 
-SITE = b"\x5a" * 32
+COMPARTMENT_SECRET = b"\x5a" * 32
+COMPARTMENT = (1, 7)  # a group
 KEY_ID = 1001
 
 
-def key_secret(site=SITE, key_id=KEY_ID):
-    return crypto.key_secret(crypto.HmacKey(site), key_id)
+def key_secret(compartment_secret=COMPARTMENT_SECRET, key_id=KEY_ID):
+    return crypto.key_secret(crypto.HmacKey(compartment_secret), key_id)
 
 
-def fresh(lock_site=SITE, secret=None):
-    return hs.KeyInitiator(KEY_ID, secret or key_secret()), hs.LockResponder(lock_site)
+def secrets_for(secrets):
+    """The key's secret_for: {(kind, target): secret bytes}."""
+
+    def secret_for(kind, target):
+        s = secrets.get((kind, target))
+        return crypto.HmacKey(s) if s is not None else None
+
+    return secret_for
+
+
+def fresh(lock_secret=COMPARTMENT_SECRET, secret=None, lock_compartment=COMPARTMENT):
+    key = hs.KeyInitiator(KEY_ID, secrets_for({COMPARTMENT: secret or key_secret()}))
+    return key, hs.LockResponder(crypto.HmacKey(lock_secret), lock_compartment)
 
 
 def handshake(k, lock):
@@ -77,7 +89,8 @@ def alterations(raw):
 def test_handshake_completes_and_keys_agree():
     k, lock = fresh()
     frames = handshake(k, lock)
-    assert sum(len(f) for f in frames) == 97
+    assert sum(len(f) for f in frames) == 102  # DESIGN.md: at most 128
+    assert k.compartment == COMPARTMENT
     assert lock.key_id == KEY_ID
     t, seq, m = lock.session.open(k.session.seal(codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9}))
     assert (t, seq, m) == (codec.T_AUDIT_ACK, 7, {"lock_id": 5, "up_to_seq": 9})
@@ -85,8 +98,15 @@ def test_handshake_completes_and_keys_agree():
     assert m["up_to_seq"] == 10
 
 
-def test_wrong_site_secret_is_refused_by_both_sides():
-    k, lock = fresh(lock_site=b"\x00" * 32)
+def test_a_lock_of_a_compartment_the_key_has_no_secret_for_gets_no_proof():
+    k, lock = fresh(lock_compartment=(1, 8))
+    assert refused(k.on_challenge, lock.on_hello(k.hello()), k) == "no_compartment"
+    k, lock = fresh(lock_compartment=(0, 7))  # a lock with the group's id: another compartment
+    assert refused(k.on_challenge, lock.on_hello(k.hello()), k) == "no_compartment"
+
+
+def test_wrong_compartment_secret_is_refused_by_both_sides():
+    k, lock = fresh(lock_secret=b"\x00" * 32)
     challenge = lock.on_hello(k.hello())
     assert refused(k.on_challenge, challenge, k) == "bad_proof"
     # and a PROOF made with the other site's keys does not pass the lock either
@@ -211,15 +231,16 @@ def test_known_answer_handshake():
     from fwenv import DATA_DIR, hal, load_file
 
     v = load_file(DATA_DIR + "/handshake.json")
-    site, nk, nl = bytes.fromhex(v["site_secret"]), bytes.fromhex(v["key_nonce"]), bytes.fromhex(v["lock_nonce"])
-    assert crypto.key_secret(crypto.HmacKey(site), v["key_id"]).hex() == v["key_secret"]
+    comp, nk, nl = bytes.fromhex(v["compartment_secret"]), bytes.fromhex(v["key_nonce"]), bytes.fromhex(v["lock_nonce"])
+    where = (v["compartment"]["kind"], v["compartment"]["target"])
+    assert crypto.key_secret(crypto.HmacKey(comp), v["key_id"]).hex() == v["key_secret"]
     real = hal.urandom
     try:
         hal.urandom = lambda n: nk
-        k = hs.KeyInitiator(v["key_id"], bytes.fromhex(v["key_secret"]))
+        k = hs.KeyInitiator(v["key_id"], secrets_for({where: bytes.fromhex(v["key_secret"])}))
         assert k.hello().hex() == v["hello"]
         hal.urandom = lambda n: nl
-        lock = hs.LockResponder(site)
+        lock = hs.LockResponder(crypto.HmacKey(comp), where)
         assert lock.on_hello(bytes.fromhex(v["hello"])).hex() == v["challenge"]
     finally:
         hal.urandom = real

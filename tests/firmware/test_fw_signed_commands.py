@@ -5,9 +5,24 @@
 from fwenv import codec, crypto, device, flash, frame, key_app, new_path, secure, signed
 
 KEY_ID = 1001
-SITE = bytes(range(32))
-SECRET = crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
-OTHER_SECRET = crypto.key_secret(crypto.HmacKey(bytes(32)), KEY_ID)  # the same id, another site
+SECRET = bytes(range(32))  # the key's own secret, shared with the server only
+OTHER_SECRET = bytes(range(1, 33))  # another key's, or another site's key under the same id
+GROUP = (codec.TARGET_GROUP, 7)
+GROUP_SECRET = bytes(range(64, 96))  # the group's compartment secret: the server's and its locks'
+
+
+def provisioning(device_id=KEY_ID, secret=SECRET):
+    return {
+        "role": codec.ROLE_KEY,
+        "device_id": device_id,
+        "groups": [],
+        "compartment": {"kind": 0, "target": 0},
+        "epoch": 0,
+        "secret": secret,
+        "compartment_secret": bytes(32),
+    }
+
+
 START_S = 1767600000
 PHONE = 4711
 
@@ -20,7 +35,7 @@ def new_key(provision=True):
         )
     )
     if provision:
-        assert host(key, codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "secret": SECRET}) == codec.ERR_OK
+        assert host(key, codec.T_PROVISION, provisioning()) == codec.ERR_OK
     return key
 
 
@@ -44,7 +59,18 @@ def challenge(key):
 
 def sign(nonce, t, fields, secret=SECRET):
     body = codec.encode(t, fields)
-    return {"command": t, "body": body, "mac": signed.command_mac(crypto.command_key(secret), KEY_ID, nonce, t, body)}
+    return {"command": t, "body": body, "mac": signed.command_mac(crypto.command_key(crypto.HmacKey(secret)), KEY_ID, nonce, t, body)}
+
+
+def wrapped_group_secret(nonce, secret=SECRET):
+    """The key's secret for GROUP, wrapped for it as the server does under `nonce`."""
+    own = crypto.HmacKey(secret)
+    mine = crypto.key_secret(crypto.HmacKey(GROUP_SECRET), KEY_ID)
+    return {
+        "kind": GROUP[0],
+        "target": GROUP[1],
+        "wrapped": signed.wrap_secret(lambda n, c: crypto.wrap_stream(own, n, c), nonce, GROUP[0], GROUP[1], mine),
+    }
 
 
 def credential(valid_until):
@@ -59,34 +85,50 @@ def credential(valid_until):
         "offset_change_min": 0,
         "blocklist_version": 3,
         "rights": [right],
-        "mac": bytes(16),
+        "macs": [{"kind": GROUP[0], "target": GROUP[1], "mac": bytes(16)}],
     }
 
 
 # Every command that changes a key's security state, with a value that would change it.
 CHANGES = [
     (codec.T_TIME_SET, {"unix_s": START_S + 999}),
-    (codec.T_GRANT, {"credential": credential(START_S + 99 * 86400)}),
-    (codec.T_VALIDATE, {"server_time": START_S + 999, "credential": credential(START_S + 99 * 86400)}),
-    (codec.T_BLOCKLIST_UPDATE, {"version": 0xFFFFFFFF, "key_ids": [], "mac": bytes(16)}),
+    (codec.T_GRANT, {"credential": credential(START_S + 99 * 86400), "secrets": []}),
+    (codec.T_VALIDATE, {"server_time": START_S + 999, "credential": credential(START_S + 99 * 86400), "secrets": [], "uploaded_to": 5}),
+    (codec.T_BLOCKLIST_UPDATE, {"version": 0xFFFFFFFF, "key_ids": [], "macs": []}),
     (codec.T_UNPAIR, {"phone_id": PHONE}),
-    (codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": 666, "groups": [], "secret": bytes(32)}),
+    (codec.T_PROVISION, provisioning(666, bytes(32))),
 ]
 
 
 def state(key):
     t, status = answer(key, codec.T_STATUS_REQUEST, {})
     assert t == codec.T_KEY_STATUS
-    return status, key.credential, key.blocklist, key.cfg
+    return status, key.credential, key.blocklist, key.cfg, key.uploaded, key.dev.secure.has(b"c" + bytes((GROUP[0],)) + bytes((7, 0, 0, 0)))
 
 
 def validated_paired_key():
     key = new_key()
     assert host(key, codec.T_PAIR, {"phone_id": PHONE}) == codec.ERR_OK  # pairing stays the key's own rule
     nonce = challenge(key)
-    cmd = sign(nonce, codec.T_VALIDATE, {"server_time": START_S, "credential": credential(START_S + 10 * 86400)})
-    assert host(key, codec.T_SIGNED_COMMAND, cmd) == codec.ERR_OK
+    fields = {
+        "server_time": START_S,
+        "credential": credential(START_S + 10 * 86400),
+        "secrets": [wrapped_group_secret(nonce)],
+        "uploaded_to": 0,
+    }
+    assert host(key, codec.T_SIGNED_COMMAND, sign(nonce, codec.T_VALIDATE, fields)) == codec.ERR_OK
     return key
+
+
+def test_a_validation_puts_the_wrapped_secret_in_secure_storage_and_no_secret_in_flash():
+    key = validated_paired_key()
+    mine = crypto.key_secret(crypto.HmacKey(GROUP_SECRET), KEY_ID)
+    slot = key.dev.secure.key(b"c" + bytes((GROUP[0], 7, 0, 0, 0)))
+    assert slot is not None and slot.mac(b"m") == crypto.hmac_sha256(mine, b"m")
+    assert key.dev.secure.key(b"own").mac(b"m") == crypto.hmac_sha256(SECRET, b"m")
+    image = key.dev.flash.read(0, key.dev.flash.size)
+    for secret in (SECRET, mine, GROUP_SECRET):
+        assert image.find(secret) < 0
 
 
 def test_a_provisioned_key_refuses_every_unsigned_security_command_and_keeps_its_state():
@@ -153,5 +195,5 @@ def test_an_unprovisioned_key_takes_factory_commands_plain():
     assert key.dev.now_s() == START_S
     t, m = answer(key, codec.T_KEY_CHALLENGE_REQUEST, {})
     assert (t, m["code"]) == (codec.T_RESULT, codec.ERR_NOT_PROVISIONED)
-    assert host(key, codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "secret": SECRET}) == codec.ERR_OK
+    assert host(key, codec.T_PROVISION, provisioning()) == codec.ERR_OK
     assert host(key, codec.T_TIME_SET, {"unix_s": START_S + 1}) == codec.ERR_NOT_SIGNED  # from now on, the server's

@@ -12,15 +12,18 @@ import pytest
 from keylock.firmware import codec, crypto, handshake
 from keylock.host.runtime.micropython import MicroPython
 
-SITE = bytes(range(32))
+SITE = bytes(range(32))  # the lock's compartment secret
+COMPARTMENT = (1, 7)
 KEY_ID = 4242
+# A key's secret_for on MicroPython: its secret for COMPARTMENT only.
+MP_SECRET_FOR = "def secret_for(kind, target):\n    return crypto.HmacKey(SECRET) if (kind, target) == (1, 7) else None\n"
 FIRMWARE = Path(handshake.__file__).resolve().parent
 
 
 @pytest.fixture(scope="module")
 def mp():
     with MicroPython() as m:
-        m.exec("from keylock_fw import handshake, crypto, codec")
+        m.exec("from keylock_fw import handshake, crypto, codec\n" + MP_SECRET_FOR)
         yield m
 
 
@@ -28,9 +31,17 @@ def key_secret():
     return crypto.key_secret(crypto.HmacKey(SITE), KEY_ID)
 
 
+def secret_for(kind, target):
+    return crypto.HmacKey(key_secret()) if (kind, target) == COMPARTMENT else None
+
+
+def new_lock(secret=SITE):
+    return handshake.LockResponder(crypto.HmacKey(secret), COMPARTMENT)
+
+
 def test_key_on_cpython_lock_on_micropython(mp):
-    mp.exec(f"L = handshake.LockResponder(bytes.fromhex({SITE.hex()!r}))")
-    k = handshake.KeyInitiator(KEY_ID, key_secret())
+    mp.exec(f"L = handshake.LockResponder(crypto.HmacKey(bytes.fromhex({SITE.hex()!r})), (1, 7))")
+    k = handshake.KeyInitiator(KEY_ID, secret_for)
     challenge = bytes.fromhex(mp.eval(f"L.on_hello(bytes.fromhex({k.hello().hex()!r})).hex()"))
     proof = k.on_challenge(challenge)
     accept = bytes.fromhex(mp.eval(f"L.on_proof(bytes.fromhex({proof.hex()!r})).hex()"))
@@ -43,8 +54,8 @@ def test_key_on_cpython_lock_on_micropython(mp):
 
 
 def test_key_on_micropython_lock_on_cpython(mp):
-    mp.exec(f"K = handshake.KeyInitiator({KEY_ID}, bytes.fromhex({key_secret().hex()!r}))")
-    lock = handshake.LockResponder(SITE)
+    mp.exec(f"SECRET = bytes.fromhex({key_secret().hex()!r})\nK = handshake.KeyInitiator({KEY_ID}, secret_for)")
+    lock = new_lock()
     challenge = lock.on_hello(bytes.fromhex(mp.eval("K.hello().hex()")))
     proof = bytes.fromhex(mp.eval(f"K.on_challenge(bytes.fromhex({challenge.hex()!r})).hex()"))
     accept = lock.on_proof(proof)
@@ -54,15 +65,15 @@ def test_key_on_micropython_lock_on_cpython(mp):
 
 
 def test_micropython_key_refuses_a_lock_of_another_site(mp):
-    mp.exec(f"K = handshake.KeyInitiator({KEY_ID}, bytes.fromhex({key_secret().hex()!r}))")
-    challenge = handshake.LockResponder(bytes(32)).on_hello(bytes.fromhex(mp.eval("K.hello().hex()")))
+    mp.exec(f"SECRET = bytes.fromhex({key_secret().hex()!r})\nK = handshake.KeyInitiator({KEY_ID}, secret_for)")
+    challenge = new_lock(bytes(32)).on_hello(bytes.fromhex(mp.eval("K.hello().hex()")))
     mp.exec(
         f"_r = None\ntry:\n    K.on_challenge(bytes.fromhex({challenge.hex()!r}))\nexcept handshake.HandshakeError as e:\n    _r = e.reason"
     )
     assert mp.eval("_r") == "bad_proof"
 
 
-HELLO_NONCE = "from keylock_fw import handshake\nprint(handshake.KeyInitiator(1, bytes(32)).hello()[9:25].hex())\n"
+HELLO_NONCE = "from keylock_fw import handshake\nprint(handshake.KeyInitiator(1, None).hello()[9:25].hex())\n"
 
 
 def test_nonces_differ_across_fresh_processes_on_both_runtimes(tmp_path):
@@ -71,13 +82,13 @@ def test_nonces_differ_across_fresh_processes_on_both_runtimes(tmp_path):
     from keylock.host.runtime.micropython import run_script
 
     nonces = [run_script(script).strip() for _ in range(4)]
-    cpython = "from keylock.firmware import handshake\nprint(handshake.KeyInitiator(1, bytes(32)).hello()[9:25].hex())"
+    cpython = "from keylock.firmware import handshake\nprint(handshake.KeyInitiator(1, None).hello()[9:25].hex())"
     nonces += [subprocess.run([sys.executable, "-c", cpython], capture_output=True, text=True, check=True).stdout.strip() for _ in range(4)]
     lock_script = tmp_path / "lock_nonce.py"
     lock_script.write_text(
-        "from keylock_fw import handshake\n"
-        "h = handshake.KeyInitiator(1, bytes(32)).hello()\n"
-        "print(handshake.LockResponder(bytes(32)).on_hello(h)[5:21].hex())\n"
+        "from keylock_fw import crypto, handshake\n"
+        "h = handshake.KeyInitiator(1, None).hello()\n"
+        "print(handshake.LockResponder(crypto.HmacKey(bytes(32)), (1, 7)).on_hello(h)[5:21].hex())\n"
     )
     nonces += [run_script(lock_script).strip() for _ in range(3)]
     assert all(len(n) == 32 for n in nonces)

@@ -17,7 +17,7 @@ def test_decode_prints_type_and_fields(capsys):
     out = capsys.readouterr().out
     assert out.startswith("HS_HELLO (0x01)  seq 0  30 bytes")
     assert "  key_id            1001\n" in out and "  nonce             101112131415161718191a1b1c1d1e1f\n" in out
-    assert "  protocol_version  3\n" in out
+    assert "  protocol_version  4\n" in out
 
 
 def test_decode_json_names_codes_and_hexes_bytes(capsys):
@@ -75,4 +75,4 @@ def test_tour_checks_every_vector_on_every_codec(capsys):
     summary = lines.pop()["summary"]
     assert len(lines) == len(VECTORS) == summary["messages"]
     assert all(all(line["checks"].values()) and "firmware_micropython" in line["checks"] for line in lines)
-    assert summary["handshake_bytes"] == 97
+    assert summary["handshake_bytes"] == 102

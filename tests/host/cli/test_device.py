@@ -80,7 +80,18 @@ def test_time_is_read_and_set_on_a_key_and_a_lock_has_none(served, via, capsys):
 
 def test_audit_of_a_lock_and_of_the_key_that_carries_its_events(served, via, capsys):
     lock = cli_json(capsys, "--port", port(served, "L1", via), "audit")["events"]
-    assert lock[0] == {"seq": 0, "time": lock[0]["time"], "key_id": 1001, "lock_id": 101, "outcome": "granted", "reason": "none"}
+    assert lock[0] == {
+        "seq": 0,
+        "epoch": 1,
+        "time": lock[0]["time"],
+        "key_id": 1001,
+        "lock_id": 101,
+        "outcome": "granted",
+        "reason": "none",
+        "count": 1,
+        "mac": lock[0]["mac"],
+    }
+    assert len(lock[0]["mac"]) == 16  # 8 bytes in hex: the lock's MAC (the server checks it)
     carried = cli_json(capsys, "--port", port(served, "K1", via), "audit")["events"]
     assert lock[0] in carried
     assert len(cli_json(capsys, "--port", port(served, "L1", via), "audit", "--last", "1")["events"]) == 1
@@ -93,6 +104,7 @@ def test_validate_and_grant_from_the_site_server(served, via, capsys):
     k2 = port(served, "K2", via)
     got = cli_json(capsys, "--port", k2, "validate", "--server", served.server, "--key", "K2")
     assert got["key"] == "K2" and got["key_id"] == 1002 and got["rights"] == 1 and got["blocklist"] in ("updated", "current")
+    assert got["audit_rejected"] == 0
     assert cli_json(capsys, "--port", k2, "status")["valid_until"] == got["valid_until"]
     granted = cli_json(capsys, "--port", k2, "grant", "--server", served.server, "--key", "K2")
     assert granted["key_id"] == 1002 and granted["rights"] == 1
@@ -130,7 +142,15 @@ def test_provision_once(served, via, capsys):
     code, _, err = cli(capsys, "--port", new, "provision", "--role", "key", "--id", "4242", "--secret", "11" * 31)
     assert code == 2 and "a secret is 32 bytes (64 hex digits), got 31" in err
     code, _, err = cli(capsys, "--port", new, "provision", "--role", "lock", "--id", "4242", "--secret", secret)
+    assert code == 2 and "a lock needs its compartment's secret too" in err
+    code, _, err = cli(
+        capsys, "--port", new, "provision", "--role", "lock", "--id", "4242", "--secret", secret, "--compartment-secret", secret
+    )
     assert code == 1 and "PROVISION with status wrong_role" in err
+    code, _, err = cli(
+        capsys, "--port", new, "provision", "--role", "key", "--id", "4242", "--secret", secret, "--compartment-secret", secret
+    )
+    assert code == 2 and "from the access server at validation" in err
     got = cli_json(capsys, "--port", new, "provision", "--role", "key", "--id", "4242", "--secret", secret)
     assert got == {"provisioned": "key", "id": 4242, "groups": []}
     assert cli_json(capsys, "--port", new, "info")["id"] == 4242

@@ -6,7 +6,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # server_testkit.py
 
-from server_testkit import START_S, YEAR_S, Clock  # noqa: E402
+from server_testkit import START_S, YEAR_S, Clock, Evidence  # noqa: E402
 
 from keylock.host.server import AccessServer  # noqa: E402
 
@@ -36,3 +36,9 @@ def site(server):
     server.add_lock("L2", group="depot", kind="padlock")
     server.add_lock("L3")
     return server
+
+
+@pytest.fixture
+def evidence(server):
+    """Genuine audit records and carried batches for this site (server_testkit.Evidence)."""
+    return Evidence(server)

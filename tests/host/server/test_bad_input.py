@@ -8,9 +8,9 @@ from keylock.host.server import ServerError
 
 
 @pytest.fixture
-def busy_site(site):
+def busy_site(site, evidence):
     site.grant("K1", locks=["L1"], schedule={"days": ["mon"], "from": "07:00", "to": "16:00"})
-    site.validate("K1", audit=[{"seq": 1, "time": START_S, "key_id": 1001, "lock_id": 101, "outcome": 0, "reason": 0}])
+    site.validate("K1", audit=evidence.upload("K1", [evidence.record("L1", 0)]))
     site.add_phone("P1")
     return site
 
@@ -42,6 +42,8 @@ BAD_CALLS = [
     ("revoke", ("K1", ["L2"]), "no grant"),
     ("revoke", ("K1", ["L1", "L2"]), "no grant"),  # L1's grant must survive
     ("validate", ("K9",), "unknown key"),
+    ("validate", ("K1", True, [{"from_seq": 5, "records": [], "next_seq": 4, "mac": bytes(8)}]), "carried batch"),
+    ("validate", ("K1", True, [{"from_seq": 0, "records": [{"seq": 0}], "next_seq": 1, "mac": bytes(8)}]), "audit record needs"),
     ("block", ("K9",), "unknown key"),
     ("unblock", ("K9",), "unknown key"),
     ("battery_reading", ("K1", 2), "state of charge"),
@@ -84,8 +86,53 @@ def test_more_rights_than_a_credential_carries_are_refused(clock):
         server.add_key("K", "H")
         locks = [f"L{i}" for i in range(MAX_RIGHTS + 1)]
         for lock in locks:
-            server.add_lock(lock)
+            server.add_lock(lock, group="yard")  # one compartment: the rights are the limit here
         server.grant("K", locks=locks[:MAX_RIGHTS])
         with pytest.raises(ValueError, match="access rights"):
             server.grant("K", locks=locks[MAX_RIGHTS:])
         assert len(server.validate("K").credential["rights"]) == MAX_RIGHTS
+
+
+def test_a_lock_whose_epochs_are_used_up_is_refused_and_nothing_changes(site, db_path):
+    import sqlite3
+
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE locks SET epoch = 65535 WHERE name = 'L1'")  # provisioned 65,535 times
+    conn.commit()
+    conn.close()
+    before = dump(db_path)
+    for _ in range(2):
+        with pytest.raises(ValueError, match="16 bits"):
+            site.provision_lock("L1")
+        assert dump(db_path) == before
+    assert site.provision_lock("L2")["epoch"] == 1
+
+
+def test_more_compartments_than_a_credential_carries_are_refused_at_the_grant(clock):
+    # Refused when granted (rolled back), not at every later validation, which would roll
+    # back the key's audit upload with it.
+    from keylock.host.server import AccessServer
+    from keylock.protocol.messages import MAX_COMPARTMENTS
+
+    with AccessServer.create(":memory:", now_s=clock) as server:
+        server.add_holder("H", "C", START_S + YEAR_S)
+        server.add_key("K", "H")
+        locks = [f"L{i}" for i in range(MAX_COMPARTMENTS + 1)]
+        for lock in locks:
+            server.add_lock(lock)  # no group: each lock is a compartment of its own
+        server.grant("K", locks=locks[:MAX_COMPARTMENTS])
+        with pytest.raises(ValueError, match="compartments"):
+            server.grant("K", locks=locks[MAX_COMPARTMENTS:])
+        assert len(server.validate("K").credential["macs"]) == MAX_COMPARTMENTS
+
+
+def test_a_full_blocklist_signed_for_the_most_compartments_fits_one_signed_command():
+    from keylock.firmware import crypto, signed
+    from keylock.protocol.codes import MsgType
+    from keylock.protocol.messages import MAX_BLOCKLIST, MAX_COMPARTMENTS, MESSAGES
+
+    servers = [(1, g, crypto.server_key(crypto.HmacKey(bytes([g]) * 32))) for g in range(MAX_COMPARTMENTS)]
+    update = signed.sign_blocklist(servers, 9, range(10_000, 10_000 + MAX_BLOCKLIST))
+    body = MESSAGES[MsgType.BLOCKLIST_UPDATE].build(update)
+    frame = MESSAGES[MsgType.SIGNED_COMMAND].build({"command": MsgType.BLOCKLIST_UPDATE, "body": body, "mac": bytes(16)})
+    assert len(body) == 4 + 2 + 4 * MAX_BLOCKLIST + 1 + 21 * MAX_COMPARTMENTS and len(frame) > len(body)

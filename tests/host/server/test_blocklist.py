@@ -1,5 +1,5 @@
-# The versioned blocklist: every change bumps the version, the update is signed, a blocked
-# key cannot be validated, an unblocked one can.
+# The versioned blocklist: every change bumps the version, the update is signed for every
+# compartment of the site's locks, a blocked key cannot be validated, an unblocked one can.
 import pytest
 from server_testkit import START_S, YEAR_S
 
@@ -7,8 +7,12 @@ from keylock.firmware import crypto, signed
 from keylock.host.server import ServerError
 
 
-def server_key(server):
-    return crypto.server_key(crypto.HmacKey(server.provision_lock("L1")[2]))
+def verifies_on(server, lock, update):
+    """What a lock provisioned now makes of `update`: its compartment's server key on its
+    compartment's MAC."""
+    p = server.provision_lock(lock)
+    compartment = (p["compartment"]["kind"], p["compartment"]["target"])
+    return signed.blocklist_ok(crypto.server_key(crypto.HmacKey(p["compartment_secret"])), compartment, update)
 
 
 @pytest.fixture
@@ -29,8 +33,11 @@ def test_every_change_bumps_the_version_and_no_change_does_not(three_keys):
     assert s.unblock("K2") == 3
     update = s.blocklist()
     assert (update["version"], update["key_ids"]) == (3, [1001])
-    assert signed.blocklist_ok(server_key(s), update)
-    assert not signed.blocklist_ok(server_key(s), dict(update, key_ids=[]))
+    assert len(update["macs"]) == 2  # depot (L1, L2) and L3 alone
+    for lock in ("L1", "L2", "L3"):
+        assert verifies_on(s, lock, update)
+        assert not verifies_on(s, lock, dict(update, key_ids=[]))
+        assert not verifies_on(s, lock, dict(update, version=2))
 
 
 def test_a_blocked_key_is_refused_and_admitted_again_after_unblock(three_keys):
@@ -40,8 +47,11 @@ def test_a_blocked_key_is_refused_and_admitted_again_after_unblock(three_keys):
         s.validate("K2")
     assert info.value.code == "blocked"
     assert s.key_info("K2").blocked
-    # Another key carries the new list to the locks.
-    assert s.validate("K1").blocklist["key_ids"] == [s.key_id("K2")]
+    # Another key carries the new list to the locks it opens: signed for their compartment.
+    s.grant("K1", groups=["depot"])
+    carried = s.validate("K1").blocklist
+    assert carried["key_ids"] == [s.key_id("K2")]
+    assert verifies_on(s, "L2", carried) and not verifies_on(s, "L3", carried)
     s.unblock("K2")
     v = s.validate("K2")
     assert v.blocklist["key_ids"] == [] and v.blocklist["version"] == 2
@@ -55,4 +65,4 @@ def test_the_version_survives_reopening(three_keys, db_path, clock):
     with AccessServer.open(db_path, now_s=clock) as again:
         update = again.blocklist()
         assert (update["version"], update["key_ids"]) == (1, [1003])
-        assert signed.blocklist_ok(server_key(again), update)
+        assert verifies_on(again, "L3", update)

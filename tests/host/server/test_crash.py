@@ -25,6 +25,7 @@ def make_site(path):
             server.add_key(f"K{i}", "H")
         for j in range(child.LOCKS):
             server.add_lock(f"L{j}")
+        child.provision(server, path)
 
 
 def run_child(path, *args):
@@ -42,14 +43,18 @@ def check(path):
             key_id = 1001 + i
             (grants,) = conn.execute("SELECT count(*) FROM grants WHERE key_id = ?", (key_id,)).fetchone()
             assert grants in (0, child.LOCKS), f"K{i}: {grants} of {child.LOCKS} grant rows"
-            (events,) = conn.execute("SELECT count(*) FROM audit_events WHERE lock_id = ?", (child.UPLOAD_LOCK_BASE + i,)).fetchone()
-            (validated,) = conn.execute("SELECT validated_at_s IS NOT NULL FROM keys WHERE id = ?", (key_id,)).fetchone()
+            (events,) = conn.execute("SELECT count(*) FROM audit_events WHERE lock_id = ?", (101 + i,)).fetchone()
+            (validated, uploaded) = conn.execute(
+                "SELECT validated_at_s IS NOT NULL, carried_uploaded FROM keys WHERE id = ?", (key_id,)
+            ).fetchone()
             (readings,) = conn.execute("SELECT count(*) FROM battery_readings WHERE key_id = ?", (key_id,)).fetchone()
-            # A validation stores its upload, the battery reading and the validation together.
+            # A validation stores its upload, the key's upload position, the battery reading
+            # and the validation together.
             assert events in (0, child.EVENTS), f"K{i}: {events} of {child.EVENTS} audit events"
-            assert bool(validated) == (events == child.EVENTS) == (readings > 0)
+            assert bool(validated) == (events == child.EVENTS) == (uploaded == child.EVENTS) == (readings > 0)
             done["grant"] += grants > 0
             done["validate"] += validated
+        assert conn.execute("SELECT count(*) FROM audit_rejections").fetchone() == (0,)  # every record genuine
         (version,) = conn.execute("SELECT blocklist_version FROM site").fetchone()
         (blocked,) = conn.execute("SELECT count(*) FROM blocklist").fetchone()
         assert version == blocked  # each key is blocked once and never unblocked: one bump each

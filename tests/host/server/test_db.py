@@ -50,10 +50,14 @@ def test_foreign_keys_are_enforced(site, db_path):
 
 def test_everything_survives_reopening(site, db_path, clock):
     site.grant("K1", locks=["L1"])
-    secret = site.provision_lock("L1")[2]
+    first = site.provision_lock("L1")
+    key = site.provision_key("K1")
     site.close()
     with AccessServer.open(db_path, now_s=clock) as again:
-        assert again.provision_lock("L1")[2] == secret
+        second = again.provision_lock("L1")
+        assert second["compartment_secret"] == first["compartment_secret"]  # the master secret survived
+        assert second["epoch"] == first["epoch"] + 1 and second["secret"] != first["secret"]  # so did the epoch
+        assert again.provision_key("K1") == key
         assert again.validate("K1").credential["rights"][0]["target"] == 101
         assert again.key_id("K1") == 1001
 
@@ -77,9 +81,12 @@ def test_each_site_has_its_own_secret(tmp_path, clock):
     secrets = set()
     for name in ("a.db", "b.db"):
         with AccessServer.create(str(tmp_path / name), now_s=clock) as server:
+            server.add_holder("H", "C", START_S + YEAR_S)
+            server.add_key("K", "H")
             server.add_lock("L")
-            secrets.add(server.provision_lock("L")[2])
-    assert len(secrets) == 2
+            p = server.provision_lock("L")
+            secrets |= {p["secret"], p["compartment_secret"], server.provision_key("K")["secret"]}
+    assert len(secrets) == 6  # same names and ids on both sites, no secret in common
 
 
 def test_an_in_memory_site_works_for_quick_tests(clock):

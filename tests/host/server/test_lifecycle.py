@@ -4,7 +4,11 @@ from server_testkit import DAY_S, START_S, YEAR_S
 
 from keylock.host.server import VALIDATION_REFUSALS, VALIDATION_S, ServerError
 
-AUDIT = [{"seq": 1, "time": START_S - 60, "key_id": 1001, "lock_id": 101, "outcome": 0, "reason": 0}]
+
+@pytest.fixture
+def carried(evidence):
+    """What K1 carries: one genuine event of L1's."""
+    return evidence.upload("K1", [evidence.record("L1", 1, t=START_S - 60)])
 
 
 def refused(server, key, **kw):
@@ -55,12 +59,14 @@ def test_unapproved_is_a_synonym_of_receipt_signed(site):
     assert site.key_info("K2").state == "receipt_signed"
 
 
-def test_offline(site):
+def test_offline(site, carried):
     assert refused(site, "K1", online=False) == "offline"
     # The server was not reached: nothing was recorded, not even the audit the key carried.
-    assert refused(site, "K1", online=False, audit=AUDIT, soc=0.1) == "offline"
+    assert refused(site, "K1", online=False, audit=carried, soc=0.1) == "offline"
     assert site.key_info("K1").validated_at_s is None
     assert site.audit(reason="test", by="pytest") == [] and site.battery_report() == []
+    assert site.audit_rejections() == []
+    assert site.validate("K1").uploaded_to == 0  # nor did the key's upload position move
 
 
 def test_blocked(site):
@@ -107,12 +113,14 @@ def test_precedence(server, blocked, card, state, expected):
     assert refused(server, "K", online=False) == "offline"
 
 
-def test_a_refused_key_still_uploads_its_audit_and_battery(site):
+def test_a_refused_key_still_uploads_its_audit_and_battery(site, carried):
     site.block("K1")
-    assert refused(site, "K1", audit=AUDIT, soc=0.05) == "blocked"
+    assert refused(site, "K1", audit=carried, soc=0.05) == "blocked"
     assert [e.seq for e in site.audit(key="K1", reason="lost key", by="pytest")] == [1]
     assert site.battery_report() == ["K1"]
     assert site.key_info("K1").validated_at_s is None
+    site.unblock("K1")
+    assert site.validate("K1").uploaded_to == 1  # the refused key's upload counted
 
 
 def test_validation_is_good_for_ten_days_capped_by_not_after(server):

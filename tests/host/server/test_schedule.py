@@ -94,7 +94,8 @@ def test_a_window_that_crosses_utc_midnight_becomes_two_rights(tmp_path):
     server.grant("K", locks=["L"], schedule={"days": ["mon"], "from": "07:00", "to": "16:00"})
     cred = server.validate("K").credential
     assert [(r["days"], r["from_min"], r["to_min"]) for r in cred["rights"]] == [(MON, 0, 420), (SUN, 1320, 1440)]
-    lock_id, groups, _ = server.provision_lock("L")
+    p = server.provision_lock("L")
+    lock_id, groups = p["device_id"], p["groups"]
     assert lock_admits(cred, lock_id, groups, utc_s(2026, 1, 4, 22, 0))  # Monday 07:00 in Tokyo
     assert lock_admits(cred, lock_id, groups, utc_s(2026, 1, 5, 6, 59))  # Monday 15:59
     assert not lock_admits(cred, lock_id, groups, utc_s(2026, 1, 5, 7, 0))  # Monday 16:00

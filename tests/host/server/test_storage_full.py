@@ -23,8 +23,9 @@ def lift_cap(server):
     server._conn.execute("PRAGMA max_page_count = 1073741823")
 
 
-def event(seq):
-    return {"seq": seq, "time": START_S, "key_id": 1001, "lock_id": 101, "outcome": 0, "reason": 0}
+def upload(evidence, seqs):
+    """What K1 carries: genuine events of L1's (provisioned before the disk fills up)."""
+    return evidence.upload("K1", [evidence.record("L1", seq) for seq in seqs])
 
 
 def assert_is_full_error(exc):
@@ -36,14 +37,15 @@ def assert_is_full_error(exc):
     assert "full" in message and "rolled back" in message and "\n" not in message
 
 
-def test_a_full_disk_mid_validation_leaves_nothing_half_written(site, db_path):
+def test_a_full_disk_mid_validation_leaves_nothing_half_written(site, evidence, db_path):
     site.grant("K1", groups=["depot"])
+    carried = upload(evidence, range(1, 501))
     before = dump(db_path)
     cap_at_current_size(site)
     # One call, many writes: 500 audit rows (the first fit in free space, later ones need new
     # pages), a battery reading and the key's validation time.
     with pytest.raises(StorageError) as info:
-        site.validate("K1", audit=[event(i) for i in range(1, 501)], soc=0.1)
+        site.validate("K1", audit=carried, soc=0.1)
     assert_is_full_error(info.value)
     assert not site._conn.in_transaction
     assert dump(db_path) == before
@@ -51,8 +53,8 @@ def test_a_full_disk_mid_validation_leaves_nothing_half_written(site, db_path):
     assert site.battery_report() == []
 
     lift_cap(site)  # room again: the same call now goes through, completely
-    validation = site.validate("K1", audit=[event(i) for i in range(1, 501)], soc=0.1)
-    assert validation.audit_stored == 500
+    validation = site.validate("K1", audit=carried, soc=0.1)
+    assert (validation.audit_stored, validation.audit_rejected, validation.uploaded_to) == (500, 0, 500)
     assert site.key_info("K1").validated_at_s == START_S
     assert site.battery_report() == ["K1"]
     assert len(site.audit(lock="L1", reason="after the disk was full", by="pytest")) == 500
@@ -63,26 +65,31 @@ def test_a_full_disk_mid_validation_leaves_nothing_half_written(site, db_path):
         conn.close()
 
 
-# Every kind of write, repeated with fresh names until the capped file has no room left.
+# Every kind of write, repeated with fresh names until the capped file has no room left
+# (`e`: the site's Evidence, L1 provisioned before the cap).
 OPERATIONS = {
-    "add_holder": lambda s, i: s.add_holder(f"Holder {i}", f"CARD-{i}", START_S + YEAR_S),
-    "add_key": lambda s, i: s.add_key(f"Key {i}", "Anna Berg"),
-    "add_lock with new groups": lambda s, i: s.add_lock(f"Lock {i}", group=[f"Group {i}a", f"Group {i}b"]),
-    "add_phone": lambda s, i: s.add_phone(f"Phone {i}"),
-    "battery_reading": lambda s, i: s.battery_reading("K1", 0.5),
-    "audit retrieval": lambda s, i: s.audit(reason=f"review {i}", by="pytest"),
-    "validate with upload": lambda s, i: s.validate("K1", audit=[event(100 * i + j) for j in range(1, 101)], soc=0.9),
+    "add_holder": lambda s, e, i: s.add_holder(f"Holder {i}", f"CARD-{i}", START_S + YEAR_S),
+    "add_key": lambda s, e, i: s.add_key(f"Key {i}", "Anna Berg"),
+    "add_lock with new groups": lambda s, e, i: s.add_lock(f"Lock {i}", group=[f"Group {i}a", f"Group {i}b"]),
+    "add_phone": lambda s, e, i: s.add_phone(f"Phone {i}"),
+    "battery_reading": lambda s, e, i: s.battery_reading("K1", 0.5),
+    "audit retrieval": lambda s, e, i: s.audit(reason=f"review {i}", by="pytest"),
+    "validate with upload": lambda s, e, i: s.validate("K1", audit=upload(e, range(100 * i, 100 * i + 100)), soc=0.9),
+    "validate with forged upload": lambda s, e, i: s.validate(
+        "K1", audit=e.upload("K1", [e.record("L1", 10 * i + j, secret=bytes(32)) for j in range(10)]), soc=0.9
+    ),
 }
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))
-def test_every_write_on_a_full_disk_is_a_storage_error_and_changes_nothing(site, db_path, operation):
+def test_every_write_on_a_full_disk_is_a_storage_error_and_changes_nothing(site, evidence, db_path, operation):
     do = OPERATIONS[operation]
+    evidence.lock("L1")
     cap_at_current_size(site)
     for i in range(5000):
         before = dump(db_path)
         try:
-            do(site, i)
+            do(site, evidence, i)
         except StorageError as exc:
             assert_is_full_error(exc)
             break
@@ -91,7 +98,7 @@ def test_every_write_on_a_full_disk_is_a_storage_error_and_changes_nothing(site,
     assert i > 0  # some calls fitted into free space before the cap bit
     assert dump(db_path) == before
     lift_cap(site)
-    do(site, i)  # the refused call, again, now with room
+    do(site, evidence, i)  # the refused call, again, now with room
     assert dump(db_path) != before
 
 
