@@ -15,7 +15,7 @@ adapt those when the audit or status format changes; `check_invariants` is the e
 """
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..host.emulator.site import EmulatedSite
 from ..protocol.codes import Outcome
@@ -26,12 +26,26 @@ from .powercut_flows import KEYS, LOCK, OBSERVER, Flow
 STORED_FIELDS = {"lock": ("lock_id", "blocklist_version", "blocklist_size", "highest_time"), "key": ("key_id", "valid_until")}
 
 
-def event(record: Any) -> tuple:
+class Event(NamedTuple):
+    lock_id: int
+    epoch: int
+    seq: int
+    time: int
+    key_id: int
+    outcome: int
+    reason: int
+    count: int
+
+
+_ABSENT = {"epoch": 0, "count": 1}  # fields a record may lack (records before epochs and counts)
+
+
+def event(record: Any) -> Event:
     """One audit event, comparable wherever it is found: the lock's trail and a key's carried
-    events (AUDIT_BATCH fields), or the server (host.server AuditEvent)."""
-    if isinstance(record, dict):
-        return tuple(int(record[f]) for f in ("seq", "time", "key_id", "lock_id", "outcome", "reason"))
-    return (record.seq, record.time, record.key_id, record.lock_id, int(record.outcome), int(record.reason))
+    events (AUDIT_BATCH fields), or the server (host.server AuditEvent). An event is named by
+    (lock, epoch, seq); the rest must match too. MACs are left out: the server keeps none."""
+    fields = record if isinstance(record, dict) else {f: getattr(record, f) for f in Event._fields if hasattr(record, f)}
+    return Event(*(int(fields[f] if f in fields else _ABSENT[f]) for f in Event._fields))
 
 
 @dataclass
@@ -39,8 +53,8 @@ class Snapshot:
     """What the site holds, read through the host link (before a flow, or after it uncut)."""
 
     stored: dict[str, dict[str, Any]]  # device -> STORED_FIELDS values
-    lock_events: list[tuple]
-    carried: dict[str, list[tuple]]  # key -> the lock events it carries
+    lock_events: list[Event]
+    carried: dict[str, list[Event]]  # key -> the lock events it carries
 
 
 def snapshot(site: EmulatedSite) -> Snapshot:
@@ -98,6 +112,8 @@ def stores_read(site: EmulatedSite, check: Check) -> None:
                 check.fail("corrupted_store", f"{name}'s {f} reads {status[f]!r}: neither before ({old!r}) nor after ({new!r})")
         held = check.before.lock_events if role == "lock" else check.before.carried[name]
         gone = [e for e in held if e not in events]
+        if gone and role == "key":
+            gone = [e for e in gone if e not in _on_server(site)]  # a key may reuse the space of uploaded events
         if gone:
             check.fail("corrupted_store", f"{name} lost events it held before the flow: {gone}")
 
@@ -110,7 +126,7 @@ def motor_runs_recorded(site: EmulatedSite, check: Check) -> None:
         events = [event(r) for r in site.lock_audit(LOCK)]
     except Exception:
         return  # the lock's trail does not read: a corrupted store, reported above
-    granted = [e for e in events if e not in check.before.lock_events and e[2] == key_id and e[4] == Outcome.GRANTED]
+    granted = [e for e in events if e not in check.before.lock_events and e.key_id == key_id and e.outcome == Outcome.GRANTED]
     if len(granted) < check.motor_runs:
         check.fail("unrecorded_motor_run", f"the motor ran {check.motor_runs} times; the trail holds {len(granted)} new grants to {key_id}")
 
@@ -123,17 +139,20 @@ def acknowledged_events_kept(site: EmulatedSite, check: Check) -> None:
     if r.outcome.name != "GRANTED":
         check.fail("site_broken", f"a valid key's opening after the cut: {r.outcome.name} {r.reason.name}")
         return
-    offered = [e for e in (event(x) for x in site.key_audit(OBSERVER)) if e[3] == lock_id and e not in had]
+    offered = [e for e in (event(x) for x in site.key_audit(OBSERVER)) if e.lock_id == lock_id and e not in had]
     if not offered:
         check.fail("site_broken", "the lock offered a key nothing after its opening, not even that opening's event")
         return
-    first = min(e[0] for e in offered)
-    acknowledged = [e for e in lock_events if e[0] < first]
-    kept = {event(x) for k in KEYS for x in site.key_audit(k)}
-    kept |= {event(x) for x in site.server.audit(lock=LOCK, reason="power-cut campaign: acknowledged events", by="powercut")}
+    first = min(e.seq for e in offered)
+    acknowledged = [e for e in lock_events if e.seq < first]
+    kept = {event(x) for k in KEYS for x in site.key_audit(k)} | _on_server(site)
     lost = [e for e in acknowledged if e not in kept]
     if lost:
         check.fail("lost_acknowledged_event", f"the lock no longer offers {lost}, and no key nor the server has them")
+
+
+def _on_server(site: EmulatedSite) -> set[Event]:
+    return {event(x) for x in site.server.audit(lock=LOCK, reason="power-cut campaign: acknowledged events", by="powercut")}
 
 
 def site_works(site: EmulatedSite, check: Check) -> None:
