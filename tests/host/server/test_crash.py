@@ -24,7 +24,7 @@ def make_site(path):
         for i in range(child.KEYS):
             server.add_key(f"K{i}", "H")
         for j in range(child.LOCKS):
-            server.add_lock(f"L{j}")
+            server.add_lock(f"L{j}", group="yard")  # one compartment: a key opens at most 16
         child.provision(server, path)
 
 
