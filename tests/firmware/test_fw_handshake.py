@@ -109,11 +109,20 @@ def test_wrong_compartment_secret_is_refused_by_both_sides():
     k, lock = fresh(lock_secret=b"\x00" * 32)
     challenge = lock.on_hello(k.hello())
     assert refused(k.on_challenge, challenge, k) == "bad_proof"
-    # and a PROOF made with the other site's keys does not pass the lock either
-    kl, lk = hs._session_keys(crypto.HmacKey(key_secret()), KEY_ID, k._nk, challenge[9:25])
+    # and a PROOF made with the key's own secret does not pass the lock either
+    assert refused(lock.on_proof, proof_with(k, challenge, key_secret()), lock) == "bad_proof"
+    # (the same PROOF, built the same way, passes a lock that holds the right secret: the
+    # refusal above is the secret's doing, not a malformed forgery's; the nonce is at 5:21)
+    k, lock = fresh()
+    challenge = lock.on_hello(k.hello())
+    assert lock.on_proof(proof_with(k, challenge, key_secret())) is not None
+
+
+def proof_with(k, challenge, secret):
+    """The PROOF a key that skipped checking the lock's proof would send, under `secret`."""
+    kl, _lk = hs._session_keys(crypto.HmacKey(secret), KEY_ID, k._nk, challenge[5:21])
     head = pack("<HBB", 2 + hs.PROOF_LEN, codec.T_HS_PROOF, 1)
-    forged = hs.frame.encode_body(head + kl.mac(b"K" + k._transcript + challenge[1:-4] + head)[: hs.PROOF_LEN])
-    assert refused(lock.on_proof, forged, lock) == "bad_proof"
+    return hs.frame.encode_body(head + kl.mac(b"K" + k._transcript + challenge[1:-4] + head)[: hs.PROOF_LEN])
 
 
 def test_wrong_key_secret_is_refused():
