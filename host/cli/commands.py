@@ -26,6 +26,7 @@ COMMANDS = {
     "tour": ("tour", "one of every message through construct and the firmware codec, as annotated hex"),
     "scenario": ("scenario", "run scenario files (shared/SCENARIOS.md) on emulated devices"),
     "emulate": ("emulate", "serve an emulated site's devices on a pty, socket:// and keylock:// until interrupted"),
+    "site": ("site", "act on a running emulated site: open, advance, block, validate, add keys, blank devices"),
     "flash": ("flash", "compile the firmware with mpy-cross and deploy it to a board with mpremote"),
     "bench": ("bench", "list the benchmarks, or run one and print its figures"),
     "physics": ("physics", "ask the physical models: opening, life, thermal"),

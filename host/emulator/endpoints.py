@@ -5,10 +5,15 @@ Each device's host port (the USB serial of a board) is served three ways at once
 - TCP, as pyserial's socket://127.0.0.1:PORT;
 - keylock://127.0.0.1:HUB/DEVICE, through one hub port (host/link/urlhandler/protocol_keylock.py).
 
+The hub port also takes control connections (`CONTROL`, then JSON lines: control.py), through
+which `keylock site ...` acts on the emulated world: insert a key, advance time, block a key.
+
 Bytes from any endpoint go through a Receiver of their own (as on a board's UART), and each
 complete frame is handled by the device's firmware (on_host_frame); its answer goes back to
 the same endpoint. Everything runs in one thread (the site's SQLite connection is single-
-threaded): a selector loop that also moves virtual time along with wall time times `speed`.
+threaded): a selector loop that also moves virtual time along with wall time times `speed`,
+or (clock "manual") leaves it alone: then time moves only by control requests (`advance`, an
+opening's wire time), so a scenario driven from the command line meets its boundaries exactly.
 """
 
 import json
@@ -21,11 +26,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...firmware.frame import Receiver
+from ..errors import KeylockError
+from .control import SiteControl
+from .engine import SiteEngine
 from .site import EmulatedSite
 
 IDLE_GAP_S = 0.02
 CLOCK_TOLERANCE_S = 1.0  # how far virtual time may stray from the recorded clock before it is recorded again
 TICK_S = 0.05
+CLOCKS = ("wall", "manual")  # virtual time follows the wall clock (times speed), or moves only when told
+MAX_CONTROL_LINE = 1 << 20
 
 
 @dataclass
@@ -39,19 +49,33 @@ class Link:
     last_byte_s: float = 0.0
     pending: bool = False
     attach_line: bytes = b""
+    control: bool = False  # a hub connection that sent CONTROL: JSON requests, not frames
 
 
 class Endpoints:
-    def __init__(self, site: EmulatedSite, host: str = "127.0.0.1", speed: float = 1.0):
+    def __init__(
+        self, site: EmulatedSite, host: str = "127.0.0.1", speed: float = 1.0, clock: str = "wall", engine: SiteEngine | None = None
+    ):
+        if clock not in CLOCKS:
+            raise ValueError(f"clock is one of {', '.join(CLOCKS)}, not {clock!r}")
         self.site = site
         self.host = host
-        self.speed = speed
+        self.clock = clock
+        self.speed = speed if clock == "wall" else 0.0
         self.selector = selectors.DefaultSelector()
         self.devices: dict[str, dict] = {}
         self._keep_open: list = []
-        self.hub = self._listen(None)
-        for name in [*site.keys, *site.locks]:
-            self._serve(name)
+        if engine is None:
+            engine = SiteEngine(site.devices.runtime)
+            engine.site = site
+        self.control = SiteControl(engine, self.serve, self.clock_state)
+        try:
+            self.hub = self._listen(None)
+            for name in [*site.keys, *site.locks]:
+                self.serve(name)
+        except OSError as exc:
+            self.close()
+            raise KeylockError(f"cannot serve on {host}: {exc.strerror or exc} (give an address of this machine, e.g. 127.0.0.1)") from None
         self._wall_s = time.monotonic()
         self._anchor: tuple[float, float] = (0.0, 0.0)  # (virtual, wall) last recorded in the site's database
         self._record_clock()
@@ -63,10 +87,15 @@ class Endpoints:
         self.site.server.record_emulated_clock(*self._anchor, self.speed)
 
     def sync_clock(self) -> None:
-        """Record the clock again if the site's time was moved (a fixture's advance)."""
+        """Record the clock again if the site's time was moved (a fixture's advance, a
+        control request); a manual clock is recorded at every change, to the microsecond."""
         virtual_s, wall_s = self._anchor
-        if abs(virtual_s + (time.time() - wall_s) * self.speed - self.site.now_s) > CLOCK_TOLERANCE_S:
+        drift_s = abs(virtual_s + (time.time() - wall_s) * self.speed - self.site.now_s)
+        if drift_s > (CLOCK_TOLERANCE_S if self.clock == "wall" else 1e-6):
             self._record_clock()
+
+    def clock_state(self) -> dict:
+        return {"mode": self.clock, "speed": self.speed, "virtual_time": self.site.now_s}
 
     # --- setting up ---------------------------------------------------------------------
 
@@ -80,7 +109,10 @@ class Endpoints:
         self._keep_open.append(server)
         return server
 
-    def _serve(self, name):
+    def serve(self, name) -> dict:
+        """Serve a device of the site (once); its endpoints."""
+        if name in self.devices:
+            return self.devices[name]
         master, slave = os.openpty()
         tty.setraw(slave)  # bytes pass untouched: no echo, no line discipline
         os.set_blocking(master, False)
@@ -96,6 +128,7 @@ class Endpoints:
             "socket": f"socket://{self.host}:{tcp.getsockname()[1]}",
             "url": f"keylock://{self.host}:{self.hub.getsockname()[1]}/{name}",
         }
+        return self.devices[name]
 
     def announcement(self) -> str:
         return json.dumps(
@@ -105,6 +138,7 @@ class Endpoints:
                     "hub": f"{self.host}:{self.hub.getsockname()[1]}",
                     "server": str(self.site.folder / "site.db"),
                     "speed": self.speed,
+                    "clock_mode": self.clock,
                     # the site's virtual clock: virtual_time at wall_time, running at `speed`
                     "clock": {"virtual_time": int(self.site.now_s), "wall_time": round(time.time(), 3)},
                     "devices": self.devices,
@@ -144,6 +178,9 @@ class Endpoints:
                 self.selector.unregister(fileobj)
                 fileobj.close()
             return
+        if link.control:
+            self._control(fileobj, link, data)
+            return
         if link.device is None:
             self._attach(fileobj, link, data)
             return
@@ -157,7 +194,13 @@ class Endpoints:
             return
         line, _, rest = link.attach_line.partition(b"\n")
         words = line.decode(errors="replace").split()
-        if len(words) == 2 and words[0] == "ATTACH" and words[1] in self.devices:
+        if words == ["CONTROL"]:
+            link.control = True
+            link.attach_line = b""
+            conn.sendall(b"OK\n")
+            if rest:
+                self._control(conn, link, rest)
+        elif len(words) == 2 and words[0] == "ATTACH" and words[1] in self.devices:
             link.device = words[1]
             conn.sendall(b"OK\n")
             if rest:
@@ -166,6 +209,27 @@ class Endpoints:
             conn.sendall(f"ERR unknown device {words[-1] if words else ''!r}; devices: {', '.join(self.devices)}\n".encode())
             self.selector.unregister(conn)
             conn.close()
+
+    def _control(self, conn, link: Link, data: bytes):
+        """Answer each complete JSON line of a control connection (control.py)."""
+        link.attach_line += data
+        while b"\n" in link.attach_line:
+            line, _, link.attach_line = link.attach_line.partition(b"\n")
+            try:
+                request = json.loads(line)
+            except ValueError:
+                answer = {"ok": False, "error": "a control request is one JSON object per line", "exit_code": 2}
+            else:
+                answer = self.control.handle(request)
+                self.sync_clock()  # the request may have moved the site's time
+            try:
+                conn.setblocking(True)  # an answer (a long audit) may exceed the socket's buffer
+                conn.sendall((json.dumps(answer) + "\n").encode())
+                conn.setblocking(False)
+            except OSError:
+                return
+        if len(link.attach_line) > MAX_CONTROL_LINE:
+            link.attach_line = b""  # a client that never ends its line: drop what it sent
 
     def _handle(self, link: Link, frames):
         for raw in frames:
@@ -185,6 +249,8 @@ class Endpoints:
                 self._handle(link, link.receiver.idle())
 
     def _follow_wall_clock(self):
+        if self.clock == "manual":
+            return
         now = time.monotonic()
         elapsed = now - self._wall_s
         if elapsed >= 1.0:  # drain and heat in steps of a second or more

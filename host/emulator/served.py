@@ -25,21 +25,26 @@ MAX_DEVICES = 100
 def build_site(scenario: str | Path | None = None, keys: int = 2, locks: int = 1, runtime: str = "cpython") -> EmulatedSite:
     """The site of a scenario file (its steps are not run), or keys K1..Kn and locks L1..Lm
     in one group, every key granted it and validated, ready to open."""
+    return build_engine(scenario, keys, locks, runtime).s
+
+
+def build_engine(scenario: str | Path | None = None, keys: int = 2, locks: int = 1, runtime: str = "cpython") -> SiteEngine:
+    """build_site's site inside the scenario engine that runs steps on it (`keylock site`)."""
     if scenario:
         engine = SiteEngine(runtime)
         engine.setup(load(scenario))
-        assert engine.site is not None
-        return engine.site
+        return engine
     if not (1 <= keys <= MAX_DEVICES and 1 <= locks <= MAX_DEVICES):
         raise UsageError(f"--keys and --locks take 1 to {MAX_DEVICES}")
-    site = EmulatedSite(runtime)
+    engine = SiteEngine(runtime)
+    site = engine.site = EmulatedSite(runtime)
     for n in range(1, locks + 1):
         site.add_lock(f"L{n}", group="site")
     for n in range(1, keys + 1):
         site.add_key(f"K{n}", holder=f"Holder {n}")
         site.server.grant(f"K{n}", groups=["site"])
         site.validate(f"K{n}")
-    return site
+    return engine
 
 
 class ServedSite:
@@ -57,9 +62,11 @@ class ServedSite:
         runtime: str = "cpython",
         speed: float = 1.0,
         build: Callable | None = None,
+        clock: str = "wall",
     ):
         self._site_args = {"scenario": scenario, "keys": keys, "locks": locks, "runtime": runtime}
         self._speed = speed
+        self._clock = clock
         self._build = build  # build(site) after the site is made: tests add devices or events
         self._calls: queue.Queue = queue.Queue()
         self._stop = threading.Event()
@@ -78,10 +85,11 @@ class ServedSite:
 
     def _serve(self) -> None:
         try:
-            site = build_site(**self._site_args)
+            engine = build_engine(**self._site_args)
+            site = engine.s
             if self._build is not None:
                 self._build(site)
-            endpoints = Endpoints(site, speed=self._speed)
+            endpoints = Endpoints(site, speed=self._speed, clock=self._clock, engine=engine)
         except BaseException as exc:
             self._error = exc
             self._ready.set()

@@ -107,15 +107,18 @@ class EmulatedSite:
         temperature_C=20.0,
         state="approved",
         other_site_secret=None,
+        blank=False,
     ):
         """A key of this site, or with `other_site_secret` one made for another site (its
-        secrets derive from that site's master secret, so this site's locks refuse it)."""
+        secrets derive from that site's master secret, so this site's locks refuse it).
+        `blank`: the server knows it but the device is left unprovisioned, for a provisioning
+        session from outside. Returns the PROVISION fields."""
         holder = holder or name
         if holder not in self._holders:  # a holder may carry several keys; the card is theirs
             if id06_expires_s is None:
                 id06_expires_s = int(self.now_s) + 5 * 365 * 86400 - 86400
-            self.server.add_holder(holder, id06 or f"ID06-{name}", id06_expires_s)
-            self._holders.add(holder)
+            self.add_holder(holder, id06 or f"ID06-{name}", id06_expires_s)
+        battery_params = battery_by_name(battery)  # an unknown battery is refused before anything changes
         self.server.add_key(name, holder, state=state)
         fields = self.server.provision_key(name)
         if other_site_secret is not None:
@@ -123,14 +126,24 @@ class EmulatedSite:
             fields["secret"] = signing.device_secret(other_site_secret, Role.KEY, fields["device_id"])
             self._home_masters[name] = other_site_secret
         self.devices.add(name, "key")
-        self.keys[name] = KeyState(name, battery_by_name(battery), float(soc), float(temperature_C))
-        self._host(name, MsgType.PROVISION, fields, expect_ok=True)
+        self.keys[name] = KeyState(name, battery_params, float(soc), float(temperature_C))
+        if not blank:
+            self._host(name, MsgType.PROVISION, fields, expect_ok=True)
+        return fields
 
-    def add_lock(self, name, group=None, kind="cylinder", temperature_C=20.0):
+    def add_holder(self, name, id06, id06_expires_s):
+        self.server.add_holder(name, id06, id06_expires_s)
+        self._holders.add(name)
+
+    def add_lock(self, name, group=None, kind="cylinder", temperature_C=20.0, blank=False):
+        """A lock of this site; `blank` as for add_key. Returns the PROVISION fields."""
         self.server.add_lock(name, group=group, kind=kind)
         self.devices.add(name, "lock")
         self.locks[name] = LockState(name, kind, float(temperature_C), np.full(2, float(temperature_C)))
-        self._host(name, MsgType.PROVISION, self.server.provision_lock(name), expect_ok=True)
+        fields = self.server.provision_lock(name)
+        if not blank:
+            self._host(name, MsgType.PROVISION, fields, expect_ok=True)
+        return fields
 
     def close(self):
         self.devices.close()

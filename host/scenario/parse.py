@@ -93,6 +93,18 @@ def parse_text(text: str, path: str = "<scenario>") -> Scenario:
     return _Parser(path).scenario(_compose(text, path))
 
 
+def parse_step(text: str, site: Site, timezone: str = "UTC", groups=None, path: str = "<step>") -> Step:
+    """One step given alone as YAML (a mapping: its action, optional `expect`), checked
+    against `site` (and `groups`, else its locks') as a file's step is against the file's
+    site: how `keylock site` commands
+    reach the emulated site with exactly the meaning they have in a scenario file."""
+    parser = _Parser(path)
+    parser.site = site
+    parser.groups = set(groups) if groups is not None else {lock.group for lock in site.locks if lock.group}
+    parser.tz = values.parse_timezone(timezone)
+    return parser.step(1, _compose(text, path), alone=True)
+
+
 def _compose(text: str, path: str) -> Node:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -330,8 +342,10 @@ class _Parser:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def step(self, index: int, node: Node) -> Step:
-        what = f"step {index}"
+    def step(self, index: int, node: Node, alone: bool = False) -> Step:
+        """Step `index` of a file, or (`alone`) one step given by itself, whose errors then
+        name the action, not a position."""
+        what = "the step" if alone else f"step {index}"
         if not isinstance(node, MappingNode):
             self.fail(node, f"{what} must be a mapping with one action, e.g. `- open: {{key: K1, lock: L1}}`")
         action_entries, expect_node = [], None
@@ -354,8 +368,8 @@ class _Parser:
             )
         key_node, args_node = action_entries[0]
         action = key_node.value
-        args = getattr(self, "args_" + action)(args_node, f"{action} (step {index})")
-        expect = self.expect(expect_node, action, args, index) if expect_node is not None else None
+        args = getattr(self, "args_" + action)(args_node, action if alone else f"{action} (step {index})")
+        expect = self.expect(expect_node, action, args, None if alone else index) if expect_node is not None else None
         return Step(index=index, action=action, args=args, expect=expect, line=_line(key_node))
 
     def fields(self, node: Node, what: str, required=(), optional=()) -> dict[str, Node]:
@@ -486,9 +500,9 @@ class _Parser:
 
     # -- expectations ------------------------------------------------------------------------
 
-    def expect(self, node: Node, action: str, args: dict, index: int) -> Expect:
+    def expect(self, node: Node, action: str, args: dict, index: int | None) -> Expect:
         forms = EXPECT_FORMS[action]
-        what = f"expect of {action} (step {index})"
+        what = f"expect of {action}" + (f" (step {index})" if index is not None else "")
         allowed = " or ".join(_FORM_TEXT[f] for f in forms)
         if not forms:
             self.fail(node, f"{action} takes no expect (it always succeeds)")

@@ -136,6 +136,18 @@ MIGRATIONS = [
             reason TEXT NOT NULL CHECK (reason IN ('bad_mac', 'unknown_lock', 'unknown_epoch', 'conflict', 'bad_batch')),
             record BLOB NOT NULL)""",
     ],
+    # A manual emulated clock (issue 12, `keylock emulate --clock manual`) stands still between
+    # the emulator's records: speed 0. SQLite cannot change a CHECK in place: rebuild the table.
+    [
+        """CREATE TABLE emulated_clock_new (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            virtual_s REAL NOT NULL,
+            wall_s REAL NOT NULL,
+            speed REAL NOT NULL CHECK (speed >= 0))""",
+        "INSERT INTO emulated_clock_new SELECT id, virtual_s, wall_s, speed FROM emulated_clock",
+        "DROP TABLE emulated_clock",
+        "ALTER TABLE emulated_clock_new RENAME TO emulated_clock",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

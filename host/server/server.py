@@ -42,6 +42,7 @@ LIFECYCLE_STATES = ("issued", "receipt_signed", "approved")
 LOCK_KINDS = ("cylinder", "padlock")
 # Where the server's numbering starts, per kind of device: a glance at an id says what it is.
 FIRST_ID = {"keys": 1001, "locks": 101, "groups": 1, "phones": 501}
+NAMED_TABLES = ("keys", "locks", "groups", "phones", "holders")
 
 
 class AccessServer:
@@ -112,10 +113,11 @@ class AccessServer:
 
     def record_emulated_clock(self, virtual_s, wall_s, speed):
         """An emulator says where its virtual clock is: `virtual_s` at wall time `wall_s`,
-        running at `speed` virtual seconds per wall second. Servers opened on this database
-        without their own clock follow it."""
-        if not speed > 0:
-            raise ValueError(f"a clock's speed must be above 0, got {speed!r}")
+        running at `speed` virtual seconds per wall second (0: a manual clock, which stands
+        still between the emulator's records). Servers opened on this database without their
+        own clock follow it."""
+        if not speed >= 0:
+            raise ValueError(f"a clock's speed must be 0 or above, got {speed!r}")
         with db.transaction(self._conn):
             self._conn.execute(
                 "INSERT OR REPLACE INTO emulated_clock (id, virtual_s, wall_s, speed) VALUES (1, ?, ?, ?)",
@@ -195,6 +197,12 @@ class AccessServer:
 
     def phone_name(self, phone_id):
         return self._name_of("phones", phone_id)
+
+    def names(self, table):
+        """Every name of `table` (keys, locks, groups, phones, holders), in id order."""
+        if table not in NAMED_TABLES:
+            raise ValueError(f"no table of names {table!r}; one of {', '.join(NAMED_TABLES)}")
+        return [row[0] for row in self._conn.execute(f"SELECT name FROM {table} ORDER BY id")]
 
     # --- holders ----------------------------------------------------------------------
 
