@@ -25,6 +25,7 @@ MARKS_BY_FILE = {
     "host/cli/test_device.py": ("end_to_end",),  # real ptys and sockets of a served site
     "host/cli/test_device_errors.py": ("end_to_end",),
     "host/cli/test_replay.py": ("end_to_end",),
+    "host/cli/test_site.py": ("end_to_end", "slow"),  # every library scenario through `keylock site`, real processes
     "host/cli/test_demo.py": ("slow",),
     "host/link/test_noise.py": ("end_to_end", "slow"),  # a real `keylock` process per case
     "host/testing/test_plugin.py": ("end_to_end", "slow"),  # pytester runs and `keylock emulate`

@@ -16,6 +16,7 @@ or (clock "manual") leaves it alone: then time moves only by control requests (`
 opening's wire time), so a scenario driven from the command line meets its boundaries exactly.
 """
 
+import errno
 import json
 import os
 import selectors
@@ -26,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...firmware.frame import Receiver
-from ..errors import KeylockError
+from ..errors import KeylockError, UsageError
 from .control import SiteControl
 from .engine import SiteEngine
 from .site import EmulatedSite
@@ -75,7 +76,11 @@ class Endpoints:
                 self.serve(name)
         except OSError as exc:
             self.close()
-            raise KeylockError(f"cannot serve on {host}: {exc.strerror or exc} (give an address of this machine, e.g. 127.0.0.1)") from None
+            # An address that is not this machine's (or no address at all) is bad input;
+            # anything else (no free port, not permitted) is the machine's.
+            bad_input = isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL
+            error = UsageError if bad_input else KeylockError
+            raise error(f"cannot serve on {host}: {exc.strerror or exc} (give an address of this machine, e.g. 127.0.0.1)") from None
         self._wall_s = time.monotonic()
         self._anchor: tuple[float, float] = (0.0, 0.0)  # (virtual, wall) last recorded in the site's database
         self._record_clock()

@@ -318,3 +318,29 @@ def test_without_a_hub_it_says_how_to_give_one(capsys, monkeypatch):
     assert code == 2 and "expected HOST:PORT" in err
     code, _, err = cli(capsys, "site", "--hub", "127.0.0.1:1", "time")
     assert code == 1 and "cannot reach the hub at 127.0.0.1:1" in err
+
+
+# --- keylock emulate's own bad input ------------------------------------------------------------
+
+EMULATE_BAD = [
+    (["--duration", "-1"], "--duration must be above 0"),
+    (["--duration", "0"], "--duration must be above 0"),
+    (["--speed", "0"], "--speed must be above 0"),
+    (["--clock", "manual", "--speed", "2"], "--speed is for --clock wall"),
+    (["--keys", "0"], "--keys and --locks take 1 to"),
+    (["--host", "8.8.8.8", "--duration", "1"], "cannot serve on 8.8.8.8"),
+    (["--host", "no.such.host.invalid", "--duration", "1"], "cannot serve on no.such.host.invalid"),
+    (["no-such.scenario.yaml"], "no-such.scenario.yaml:0: cannot read the file"),
+]
+
+
+@pytest.mark.parametrize("argv, message", EMULATE_BAD, ids=[" ".join(argv) for argv, _ in EMULATE_BAD])
+def test_emulate_refuses_bad_input_in_one_line_and_leaves_no_folder(argv, message, tmp_path):
+    """A real process with its own temporary folder: a refused start leaves nothing there."""
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    done = subprocess.run(
+        [sys.executable, "-m", "keylock.host.cli", "emulate", *argv], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 2
+    assert done.stdout == "" and done.stderr.count("\n") == 1 and done.stderr.startswith("keylock: ") and message in done.stderr
+    assert list(tmp_path.iterdir()) == []
