@@ -17,9 +17,10 @@ step ("type": "step"), one summary per scenario ("type": "summary"; a stopped on
 "timed_out": true) and, for several files, a last one with the totals ("type": "total").
 
 For CI: --timeout SECONDS stops a scenario still running after that much wall-clock time
-(each then runs in a child process of its own); --jobs N runs N files at once, each in its own
-process, its output still printed per file in the order given; --junit-xml FILE writes a JUnit
-XML report (one testcase per scenario, as pytest's --junit-xml does).
+(the scenarios then run in a worker process that can be stopped); --jobs N runs N files at
+once in N worker processes, the output still printed whole per file in the order given;
+--junit-xml FILE writes a JUnit XML report (one testcase per scenario, in the shape of
+pytest's --junit-xml). Without --timeout and with one job, the scenarios run in this process.
 
 The engine comes from keylock.host.emulator, or from the factory named by the environment
 variable KEYLOCK_SCENARIO_ENGINE=module:function (see keylock.host.scenario.engine).
@@ -64,7 +65,7 @@ def add_arguments(parser):
         metavar="SECONDS",
         help=f"stop a scenario still running after this much wall-clock time and exit {EXIT_TIMED_OUT} (default: no limit)",
     )
-    p.add_argument("--jobs", metavar="N", default="1", help="run N files at once, each in its own process (default 1)")
+    p.add_argument("--jobs", metavar="N", default="1", help="run N files at once in N worker processes (default 1: one after another)")
     p.add_argument("--junit-xml", metavar="FILE", help="also write a JUnit XML report to FILE (its folder must exist)")
 
     n = sub.add_parser(

@@ -1,6 +1,5 @@
-"""Run a batch of scenarios for CI: one after another in this process, or each in a child
-process of its own, so that a hung scenario can be stopped (a wall-clock timeout) and several
-can run at once (jobs).
+"""Run a batch of scenarios for CI: one after another in this process, or in worker processes,
+so that a hung scenario can be stopped (a wall-clock timeout) and several can run at once (jobs).
 
 Wherever a scenario runs, the caller hears of the files in the order given and of each file's
 events together (its start, its steps, its end), so output stays grouped per file exactly as
@@ -17,13 +16,16 @@ A scenario's outcome and its exit code (the CLI's; the worst of all files is the
 Worst first: 2 (an invalid file or usage: nothing meaningful ran), 42 (a scenario hung: its
 outcome is unknown), 1, 0.
 
-A child is started with multiprocessing's "spawn" context (a fresh interpreter: no threads or
-locks inherited from the caller) and makes its own process group, so that stopping it also
-stops whatever it started (the MicroPython runtime's Node process): SIGTERM first, which the
-child turns into SystemExit so the runner closes its engine, then SIGKILL to the whole group
-after STOP_GRACE_S. The timeout counts from the moment the child is ready to run (its
-interpreter started and the scenario unpickled); a start-up that itself takes longer than
-STARTUP_ALLOWANCE_S more counts as a timeout too.
+Workers: at most `jobs` child processes, each running one scenario at a time and then the
+next (so the emulator is imported once per worker, not once per file: a second or so each).
+A worker is started with multiprocessing's "spawn" context (a fresh interpreter: no threads
+or locks inherited from the caller) and makes its own process group, so that stopping it
+also stops whatever it started (the MicroPython runtime's Node process). A scenario past its
+timeout is stopped by stopping its worker: SIGTERM first, which the worker turns into
+SystemExit so the runner closes the engine, then SIGKILL to the whole group after
+STOP_GRACE_S; a new worker takes its place. The timeout counts from the moment the worker
+starts the scenario; a new worker's own start-up is not counted unless it takes longer
+than STARTUP_ALLOWANCE_S.
 """
 
 import multiprocessing

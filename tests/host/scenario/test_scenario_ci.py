@@ -293,3 +293,19 @@ def test_without_ci_options_the_scenarios_run_in_this_process(tmp_path, monkeypa
     good.write_text(SCENARIO.format(name="good"))
     assert main(["scenario", "run", "--jobs", "1", str(good)]) == 0
     assert len(scripted_engine.CREATED) == 1 and scripted_engine.CREATED[0].closed
+
+
+def test_help_documents_the_options_and_every_exit_code(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["scenario", "run", "--help"])
+    assert exc.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--timeout SECONDS", "--jobs N", "--junit-xml FILE"):
+        assert option in text
+    for code, meaning in (
+        ("0", "every expectation held"),
+        ("1", "one failed"),
+        ("2", "an invalid file or option"),
+        ("42", "a scenario ran past --timeout"),
+    ):
+        assert f"{code} {meaning}" in text, code
