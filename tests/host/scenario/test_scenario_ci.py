@@ -26,6 +26,7 @@ from keylock.host.scenario.parse import load
 #   first   waits until the scenario "second" has closed its engine (so "first" can finish
 #           only if "second" runs at the same time, and finishes after it)
 #   fails   answers its open step (3) "denied" where the file expects "granted"
+#   raises  raises ValueError (an engine's bug); dies: its process ends at once (exit code 3)
 # Every engine leaves NAME.closed in the folder when closed.
 HANG_ENGINE = """\
 import os
@@ -51,6 +52,10 @@ class MisbehavingEngine(ScriptedEngine):
             (HERE / f"{self.name}.pids").write_text(f"{os.getpid()} {sleeper.pid}")
             while True:
                 time.sleep(0.2)
+        if self.name == "raises":
+            raise ValueError("boom")
+        if self.name == "dies":
+            os._exit(3)
         if self.name == "first":
             while not (HERE / "second.closed").exists():
                 time.sleep(0.05)
@@ -309,3 +314,25 @@ def test_help_documents_the_options_and_every_exit_code(capsys):
         ("42", "a scenario ran past --timeout"),
     ):
         assert f"{code} {meaning}" in text, code
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"], ids=["in-process", "workers"])
+def test_an_engine_that_raises_is_one_line_exit_1_and_the_other_files_still_run(engine_dir, jobs, capsys):
+    raises, good = scenario_file(engine_dir, "raises"), scenario_file(engine_dir, "good")
+    report = engine_dir / "report.xml"
+    assert main(["scenario", "run", "--jobs", jobs, "--junit-xml", str(report), raises, good]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"keylock: {raises}:7: step 2 (advance): the engine raised ValueError: boom\n"
+    assert f"PASSED: good ({good}, cpython), 3 of 3 steps" in captured.out.splitlines()
+    assert (engine_dir / "raises.closed").exists()
+    error = ET.parse(report).getroot().find("testsuite/testcase/error")
+    assert error is not None and error.get("message") == "step 2 (advance): the engine raised ValueError: boom".join([f"{raises}:7: ", ""])
+    assert "Traceback" in (error.text or "") and 'raise ValueError("boom")' in (error.text or "")
+
+
+def test_a_worker_that_dies_mid_scenario_is_an_error_and_is_replaced(engine_dir, capsys):
+    dies, good = scenario_file(engine_dir, "dies"), scenario_file(engine_dir, "good")
+    assert main(["scenario", "run", "--jobs", "1", "--timeout", "60", dies, good]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"keylock: {dies}:7: step 2 (advance): the scenario's process ended (exit code 3) without a result\n"
+    assert f"PASSED: good ({good}, cpython), 3 of 3 steps" in captured.out.splitlines()
