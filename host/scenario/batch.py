@@ -148,8 +148,8 @@ def run_batch(
     """Run each (scenario, runtime) on an engine from `factory` and report to `listener`.
 
     With one job and no timeout the scenarios run here, one after another, as they always
-    have; otherwise each runs in a child process (see the module doc). `factory` must be
-    importable by name (a module-level function) so a child can unpickle it.
+    have; otherwise in worker processes (see the module doc). `factory` must be importable
+    by name (a module-level function) so a worker can unpickle it.
     """
     file_runs = [FileRun(i, scenario, runtime, timeout_s=timeout_s) for i, (scenario, runtime) in enumerate(runs)]
     if jobs == 1 and timeout_s is None:
@@ -165,7 +165,7 @@ def run_batch(
     return file_runs
 
 
-# --- the work, the same in this process and in a child ---
+# --- the work, the same in this process and in a worker ---
 
 
 def _step_message(step_report: StepReport, scenario_name: str) -> dict:
