@@ -1,6 +1,7 @@
 """The plugin's device fixtures through pytester: one test module runs against the default
-emulated site and, given --port (or --key-port/--lock-port) URLs, against a separately
-started `keylock emulate`; a failed test's report shows the frames exchanged."""
+emulated site and, given --keylock-port (or --keylock-key-port/--keylock-lock-port) URLs,
+against a separately started `keylock emulate`; a failed test's report shows the frames
+exchanged."""
 
 import json
 import select
@@ -69,9 +70,9 @@ def test_the_module_runs_against_the_default_emulated_site(pytester):
 def test_the_same_module_runs_against_another_keylock_emulate(pytester, emulate, form):
     d = emulate["devices"]
     if form == "port":
-        options = ["--port", d["K1"]["socket"], "--port", d["K2"]["url"], "--port", d["L1"]["socket"]]
+        options = ["--keylock-port", d["K1"]["socket"], "--keylock-port", d["K2"]["url"], "--keylock-port", d["L1"]["socket"]]
     else:
-        options = ["--key-port", d["K1"]["socket"], "--key-port", d["K2"]["url"], "--lock-port", d["L1"]["socket"]]
+        options = ["--keylock-key-port", d["K1"]["socket"], "--keylock-key-port", d["K2"]["url"], "--keylock-lock-port", d["L1"]["socket"]]
     pytester.makepyfile(test_devices=MODULE)
     result = pytester.runpytest(*QUIET, "-s", *options, "--keylock-server", emulate["server"])  # the server signs the unpair
     result.assert_outcomes(passed=4)
@@ -135,7 +136,7 @@ def test_the_emulated_world_can_be_acted_on_and_skips_on_given_ports(pytester, e
     """
     )
     pytester.runpytest(*QUIET).assert_outcomes(passed=2)
-    result = pytester.runpytest(*QUIET, "-rs", "--key-port", emulate["devices"]["K1"]["socket"])
+    result = pytester.runpytest(*QUIET, "-rs", "--keylock-key-port", emulate["devices"]["K1"]["socket"])
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
         [
@@ -147,6 +148,6 @@ def test_the_emulated_world_can_be_acted_on_and_skips_on_given_ports(pytester, e
 
 def test_a_port_of_the_wrong_role_is_an_error(pytester, emulate):
     pytester.makepyfile(test_role="def test_key(key):\n    pass\n")
-    result = pytester.runpytest(*QUIET, "--key-port", emulate["devices"]["L1"]["socket"])
+    result = pytester.runpytest(*QUIET, "--keylock-key-port", emulate["devices"]["L1"]["socket"])
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*was given as a key but is lock 101*"])
