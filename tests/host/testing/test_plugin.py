@@ -3,16 +3,13 @@ emulated site and, given --keylock-port (or --keylock-key-port/--keylock-lock-po
 against a separately started `keylock emulate`; a failed test's report shows the frames
 exchanged."""
 
-import json
-import select
-import subprocess
-import sys
-
 import pytest
 
 pytest_plugins = ["pytester"]
 
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+# Inner runs without the hypothesis plugin (a second to import), a cache or pytest-embedded
+# (test_coexistence.py loads it beside keylock).
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider", "-p", "no:pytest_embedded")
 
 MODULE = """
 import pytest
@@ -35,28 +32,6 @@ def test_every_key(keys):
 def test_lock_status(lock):
     assert lock.status()["lock_id"] == lock.info()["id"]
 """
-
-
-@pytest.fixture(scope="module")
-def emulate():
-    """A separate `keylock emulate` process: its JSON line, then it is always terminated."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keylock.host.cli", "emulate", "--keys", "2", "--locks", "1", "--duration", "300"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], 60)
-        assert ready, "keylock emulate printed nothing in 60 s"
-        yield json.loads(process.stdout.readline())["emulate"]
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_the_module_runs_against_the_default_emulated_site(pytester):

@@ -40,8 +40,9 @@ def site(pytester, monkeypatch):
     return pytester
 
 
-# Inner runs without the hypothesis plugin (it takes a second to import) and without a cache.
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+# Inner runs without the hypothesis plugin (it takes a second to import), a cache or pytest-embedded
+# (test_coexistence.py runs scenario files beside it).
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider", "-p", "no:pytest_embedded")
 
 
 def write(pytester, name, text):
