@@ -73,7 +73,8 @@ def test_a_failed_test_shows_the_frames_exchanged(pytester):
     )
 
 
-def test_indirect_parametrization_comes_first(pytester):
+@pytest.mark.parametrize("scope", ["function", "session"])
+def test_indirect_parametrization_comes_first(pytester, scope):
     pytester.makepyfile(
         test_params="""
         import pytest
@@ -93,7 +94,7 @@ def test_indirect_parametrization_comes_first(pytester):
                 assert lock.info()["role"] == "lock"
     """
     )
-    result = pytester.runpytest(*QUIET)
+    result = pytester.runpytest(*QUIET, "--keylock-site-scope", scope)
     result.assert_outcomes(passed=3)
 
 
