@@ -29,6 +29,8 @@ MARKS_BY_FILE = {
     "host/cli/test_demo.py": ("slow",),
     "host/link/test_noise.py": ("end_to_end", "slow"),  # a real `keylock` process per case
     "host/testing/test_plugin.py": ("end_to_end", "slow"),  # pytester runs and `keylock emulate`
+    "host/testing/test_site_isolation.py": ("end_to_end", "slow"),  # pytester runs, some under -n 2
+    "host/testing/test_coexistence.py": ("end_to_end", "slow"),  # a pytest process with pytest-embedded
     "host/server/test_crash.py": ("end_to_end", "slow"),  # a server process killed mid-write
     "hw_models/test_power.py": ("slow",),  # hypothesis over whole openings
 }

@@ -56,7 +56,8 @@ class Site:
         timeout_ms: int = 1000,
         retries: int = 2,
     ) -> "Site":
-        """Devices at URLs: --key-port and --lock-port say their role, --port ones are asked."""
+        """Devices at URLs: --keylock-key-port and --keylock-lock-port say their role,
+        --keylock-port ones are asked."""
         devices = {}
         for url in [*key_ports, *lock_ports, *ports]:
             if url in devices:

@@ -1,17 +1,15 @@
 """The plugin's device fixtures through pytester: one test module runs against the default
-emulated site and, given --port (or --key-port/--lock-port) URLs, against a separately
-started `keylock emulate`; a failed test's report shows the frames exchanged."""
-
-import json
-import select
-import subprocess
-import sys
+emulated site and, given --keylock-port (or --keylock-key-port/--keylock-lock-port) URLs,
+against a separately started `keylock emulate`; a failed test's report shows the frames
+exchanged."""
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+# Inner runs without the hypothesis plugin (a second to import), a cache or pytest-embedded
+# (test_coexistence.py loads it beside keylock).
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider", "-p", "no:pytest_embedded")
 
 MODULE = """
 import pytest
@@ -36,28 +34,6 @@ def test_lock_status(lock):
 """
 
 
-@pytest.fixture(scope="module")
-def emulate():
-    """A separate `keylock emulate` process: its JSON line, then it is always terminated."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "keylock.host.cli", "emulate", "--keys", "2", "--locks", "1", "--duration", "300"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready, _, _ = select.select([process.stdout], [], [], 60)
-        assert ready, "keylock emulate printed nothing in 60 s"
-        yield json.loads(process.stdout.readline())["emulate"]
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def test_the_module_runs_against_the_default_emulated_site(pytester):
     pytester.makepyfile(test_devices=MODULE)
     result = pytester.runpytest(*QUIET, "-s")
@@ -69,9 +45,9 @@ def test_the_module_runs_against_the_default_emulated_site(pytester):
 def test_the_same_module_runs_against_another_keylock_emulate(pytester, emulate, form):
     d = emulate["devices"]
     if form == "port":
-        options = ["--port", d["K1"]["socket"], "--port", d["K2"]["url"], "--port", d["L1"]["socket"]]
+        options = ["--keylock-port", d["K1"]["socket"], "--keylock-port", d["K2"]["url"], "--keylock-port", d["L1"]["socket"]]
     else:
-        options = ["--key-port", d["K1"]["socket"], "--key-port", d["K2"]["url"], "--lock-port", d["L1"]["socket"]]
+        options = ["--keylock-key-port", d["K1"]["socket"], "--keylock-key-port", d["K2"]["url"], "--keylock-lock-port", d["L1"]["socket"]]
     pytester.makepyfile(test_devices=MODULE)
     result = pytester.runpytest(*QUIET, "-s", *options, "--keylock-server", emulate["server"])  # the server signs the unpair
     result.assert_outcomes(passed=4)
@@ -97,7 +73,8 @@ def test_a_failed_test_shows_the_frames_exchanged(pytester):
     )
 
 
-def test_indirect_parametrization_comes_first(pytester):
+@pytest.mark.parametrize("scope", ["function", "session"])
+def test_indirect_parametrization_comes_first(pytester, scope):
     pytester.makepyfile(
         test_params="""
         import pytest
@@ -117,7 +94,7 @@ def test_indirect_parametrization_comes_first(pytester):
                 assert lock.info()["role"] == "lock"
     """
     )
-    result = pytester.runpytest(*QUIET)
+    result = pytester.runpytest(*QUIET, "--keylock-site-scope", scope)
     result.assert_outcomes(passed=3)
 
 
@@ -135,7 +112,7 @@ def test_the_emulated_world_can_be_acted_on_and_skips_on_given_ports(pytester, e
     """
     )
     pytester.runpytest(*QUIET).assert_outcomes(passed=2)
-    result = pytester.runpytest(*QUIET, "-rs", "--key-port", emulate["devices"]["K1"]["socket"])
+    result = pytester.runpytest(*QUIET, "-rs", "--keylock-key-port", emulate["devices"]["K1"]["socket"])
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(
         [
@@ -147,6 +124,6 @@ def test_the_emulated_world_can_be_acted_on_and_skips_on_given_ports(pytester, e
 
 def test_a_port_of_the_wrong_role_is_an_error(pytester, emulate):
     pytester.makepyfile(test_role="def test_key(key):\n    pass\n")
-    result = pytester.runpytest(*QUIET, "--key-port", emulate["devices"]["L1"]["socket"])
+    result = pytester.runpytest(*QUIET, "--keylock-key-port", emulate["devices"]["L1"]["socket"])
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*was given as a key but is lock 101*"])

@@ -40,8 +40,9 @@ def site(pytester, monkeypatch):
     return pytester
 
 
-# Inner runs without the hypothesis plugin (it takes a second to import) and without a cache.
-QUIET = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider")
+# Inner runs without the hypothesis plugin (it takes a second to import), a cache or pytest-embedded
+# (test_coexistence.py runs scenario files beside it).
+QUIET = ("-p", "no:hypothesispytest", "-p", "no:cacheprovider", "-p", "no:pytest_embedded")
 
 
 def write(pytester, name, text):
@@ -50,7 +51,7 @@ def write(pytester, name, text):
 
 
 def run(pytester, *args):
-    return pytester.runpytest(*QUIET, "--scenario-engine", "plugin_engine:make", *args)
+    return pytester.runpytest(*QUIET, "--keylock-scenario-engine", "plugin_engine:make", *args)
 
 
 def test_each_scenario_file_is_one_test_named_after_its_scenario(site):
@@ -75,10 +76,10 @@ def test_the_runtime_option_overrides_the_file(site):
 
     plugin_engine.RUNTIMES.clear()
     write(site, "plain.scenario.yaml", SCENARIO.format(name="no runtime given", runtime=""))
-    run(site, "--scenario-runtime", "micropython").assert_outcomes(passed=2)
+    run(site, "--keylock-scenario-runtime", "micropython").assert_outcomes(passed=2)
     assert plugin_engine.RUNTIMES == ["micropython", "micropython"]
     plugin_engine.RUNTIMES.clear()
-    run(site, "--scenario-runtime", "cpython").assert_outcomes(passed=2)
+    run(site, "--keylock-scenario-runtime", "cpython").assert_outcomes(passed=2)
     assert plugin_engine.RUNTIMES == ["cpython", "cpython"]
     plugin_engine.RUNTIMES.clear()
     run(site).assert_outcomes(passed=2)
