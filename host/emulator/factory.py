@@ -1,7 +1,7 @@
 """Which Engine runs a scenario: the emulator's, or another one given as module:function.
 
 1. the environment variable KEYLOCK_SCENARIO_ENGINE=module:function, if set (tests use it to
-   plug in a scripted engine; the pytest plugin's --scenario-engine option sets the same);
+   plug in a scripted engine; the pytest plugin's --keylock-scenario-engine option sets the same);
 2. otherwise the emulator's SiteEngine.
 Either factory is called as `factory(runtime, scenario)` and returns an Engine, not yet set up.
 """
@@ -22,7 +22,7 @@ EngineFactory = Callable[[str, "Scenario | None"], Engine]
 
 
 def load_factory(spec: str) -> EngineFactory:
-    """`module:function` to the function, for KEYLOCK_SCENARIO_ENGINE and --scenario-engine."""
+    """`module:function` to the function, for KEYLOCK_SCENARIO_ENGINE and --keylock-scenario-engine."""
     module_name, _, function_name = spec.partition(":")
     if not module_name or not function_name:
         raise UsageError(f"an engine factory is given as module:function, not {spec!r}")
