@@ -47,14 +47,59 @@ def parse_time(text: str) -> int:
     return seconds
 
 
+def provision_fields(
+    role: str, device_id: int, secret: bytes, groups: Sequence[int] = (), compartment_secret: bytes | None = None, epoch: int = 1
+) -> dict:
+    """PROVISION's fields, or a UsageError for what no device would take (checked before a
+    port is opened, so bad input changes nothing)."""
+    for what, value in (("a secret", secret), ("a compartment secret", compartment_secret)):
+        if value is not None and len(value) != SECRET_LEN:
+            raise UsageError(f"{what} is {SECRET_LEN} bytes ({2 * SECRET_LEN} hex digits), got {len(value)}")
+    if role not in ("key", "lock"):
+        raise UsageError(f"a device's role is key or lock, not {role!r}")
+    is_lock = role == "lock"
+    if is_lock and compartment_secret is None:
+        raise UsageError("a lock needs its compartment's secret too (--compartment-secret)")
+    if not is_lock and compartment_secret is not None:
+        raise UsageError("a key gets its compartment secrets from the access server at validation, not here")
+    compartment = (TargetKind.GROUP, groups[0]) if groups else (TargetKind.LOCK, device_id)
+    return {
+        "role": Role[role.upper()],
+        "device_id": device_id,
+        "groups": list(groups),
+        "compartment": {"kind": compartment[0], "target": compartment[1]} if is_lock else {"kind": 0, "target": 0},
+        "epoch": epoch if is_lock else 0,
+        "secret": secret,
+        "compartment_secret": compartment_secret or bytes(SECRET_LEN),
+    }
+
+
+def phone_id(server: str | Path, name: str) -> int:
+    """A phone's id from its name in the access server's phone table."""
+    with _open_server(server) as srv:
+        try:
+            return srv.server.phone_id(name)
+        except ValueError as exc:  # an unknown or malformed name: bad input, nothing changed
+            raise UsageError(f"{server}: {exc}") from None
+
+
 class Device:
     """One key or lock on one port. Methods send one command each (audit: as many reads as
     it takes) and return plain values; a refusal raises DeviceError with its `.code`."""
 
-    def __init__(self, url: str, *, name: str | None = None, timeout_ms: int = 1000, retries: int = 2, record: str | Path | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        timeout_ms: int = 1000,
+        retries: int = 2,
+        record: str | Path | None = None,
+        record_mode: str = "append",
+    ):
         self.url = url
         self.name = name or url
-        self.transport = Transport(url, timeout_ms=timeout_ms, retries=retries, record=record)
+        self.transport = Transport(url, timeout_ms=timeout_ms, retries=retries, record=record, record_mode=record_mode)
         self._role: str | None = None
 
     def open(self) -> "Device":
@@ -130,6 +175,18 @@ class Device:
     def audit(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
         return [jsonable(r) for r in self._audit_records(from_seq, last)]
 
+    def audit_positions(self, from_seq: int = 0, last: int | None = None) -> list[tuple[int, dict]]:
+        """[(where, record)]: `where` is what `from_seq` takes to start at that record, on
+        either role: a lock's event seq, or a key's position in the events it carries (the
+        record's own seq is then the lock's)."""
+        positioned = []
+        for batch in self._audit_batches(from_seq):
+            records = batch["records"]
+            first = batch["next_seq"] - len(records)  # a key's positions in one batch are consecutive
+            for i, r in enumerate(records):
+                positioned.append((r["seq"] if self.role == "lock" else first + i, jsonable(r)))
+        return positioned[-last:] if last else positioned
+
     def _audit_records(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
         records = [r for b in self._audit_batches(from_seq) for r in b["records"]]
         return records[-last:] if last else records
@@ -153,6 +210,8 @@ class Device:
             cursor = batch["next_seq"]
 
     def pair(self, phone_id: int) -> None:
+        if phone_id == 0:  # a key's paired_phone 0 means no phone: the key would answer ok and stay unpaired
+            raise UsageError("phone 0 means no phone: pair with a phone's id (1 or more)")
         self._command(MsgType.PAIR, {"phone_id": phone_id})
 
     def unpair(self, server: str | Path, phone_id: int, key: str | None = None) -> None:
@@ -169,24 +228,10 @@ class Device:
         """Provision a new device at the factory: `secret` is its own (a key's, shared with the
         access server; a lock's audit key for `epoch`); a lock also gets its compartment's
         secret, the compartment being its first group, or the lock itself in none."""
-        for what, value in (("a secret", secret), ("a compartment secret", compartment_secret)):
-            if value is not None and len(value) != SECRET_LEN:
-                raise UsageError(f"{what} is {SECRET_LEN} bytes ({2 * SECRET_LEN} hex digits), got {len(value)}")
-        is_lock = role == "lock"
-        if is_lock and compartment_secret is None:
-            raise UsageError("a lock needs its compartment's secret too (--compartment-secret)")
-        if not is_lock and compartment_secret is not None:
-            raise UsageError("a key gets its compartment secrets from the access server at validation, not here")
-        compartment = (TargetKind.GROUP, groups[0]) if groups else (TargetKind.LOCK, device_id)
-        fields = {
-            "role": Role[role.upper()],
-            "device_id": device_id,
-            "groups": list(groups),
-            "compartment": {"kind": compartment[0], "target": compartment[1]} if is_lock else {"kind": 0, "target": 0},
-            "epoch": epoch if is_lock else 0,
-            "secret": secret,
-            "compartment_secret": compartment_secret or bytes(SECRET_LEN),
-        }
+        self.provision_with(provision_fields(role, device_id, secret, groups, compartment_secret, epoch))
+
+    def provision_with(self, fields: dict) -> None:
+        """PROVISION with fields from provision_fields (checked before anything is sent)."""
         self._command(MsgType.PROVISION, fields)
 
     def raw(self, data: bytes | str) -> Decoded:
@@ -283,9 +328,9 @@ class _open_server:
         try:
             self.server = AccessServer.open(self.path)  # on the site's clock: virtual for an emulated site
         except FileNotFoundError:
-            raise KeylockError(f"no access-server database at {self.path} (the `server` of `keylock emulate`'s JSON line)") from None
+            raise UsageError(f"no access-server database at {self.path} (the `server` of `keylock emulate`'s JSON line)") from None
         except Exception as exc:  # sqlite3.DatabaseError, ValueError: not a site's database
-            raise KeylockError(f"{self.path}: not an access-server database: {exc}") from None
+            raise UsageError(f"{self.path}: not an access-server database: {exc}") from None
 
     def __enter__(self):
         return self
