@@ -3,8 +3,11 @@ keylock:// (the `via` parameter): same command, same answer."""
 
 import json
 
+import pytest
+
 from keylock.firmware.version import FW_VERSION
 from keylock.host.cli import main
+from keylock.host.testing.site import Site
 from keylock.protocol.codes import PROTOCOL_VERSION, MsgType
 from keylock.protocol.frame import crc32, encode_frame
 
@@ -81,6 +84,7 @@ def test_time_is_read_and_set_on_a_key_and_a_lock_has_none(served, via, capsys):
 def test_audit_of_a_lock_and_of_the_key_that_carries_its_events(served, via, capsys):
     lock = cli_json(capsys, "--port", port(served, "L1", via), "audit")["events"]
     assert lock[0] == {
+        "position": 0,  # what --from takes: on a lock, its event seq
         "seq": 0,
         "epoch": 1,
         "time": lock[0]["time"],
@@ -93,11 +97,44 @@ def test_audit_of_a_lock_and_of_the_key_that_carries_its_events(served, via, cap
     }
     assert len(lock[0]["mac"]) == 16  # 8 bytes in hex: the lock's MAC (the server checks it)
     carried = cli_json(capsys, "--port", port(served, "K1", via), "audit")["events"]
-    assert lock[0] in carried
+    assert {k: v for k, v in lock[0].items() if k != "position"} in [{k: v for k, v in e.items() if k != "position"} for e in carried]
     assert len(cli_json(capsys, "--port", port(served, "L1", via), "audit", "--last", "1")["events"]) == 1
     assert cli_json(capsys, "--port", port(served, "L1", via), "audit", "--from", "1000")["events"] == []
     code, out, _ = cli(capsys, "--port", port(served, "L1", via), "audit")
-    assert code == 0 and out.splitlines()[0].split()[2:] == ["key", "1001", "lock", "101", "granted"]
+    assert code == 0 and out.splitlines()[0].split()[0] == "0"
+    assert out.splitlines()[0].split()[2:] == ["key", "1001", "lock", "101", "#0", "granted"]
+
+
+@pytest.fixture(scope="module")
+def two_openers():
+    """K1 then K2 twice open L1: K2 carries the lock's events 1 and 2 at its positions 0 and 1."""
+
+    def build(site):
+        for key in ("K1", "K2", "K2"):
+            site.open(key, "L1")
+
+    site = Site.emulate(keys=2, locks=1, build=build)
+    yield site
+    site.close()
+
+
+def test_audit_from_starts_at_the_number_printed_first_on_either_role(two_openers, capsys):
+    """The first column and --from mean the same thing on both roles: a key's position, not
+    the lock's seq it prints after `#`, so starting from each printed number gives that event first."""
+    carried = cli_json(capsys, "--port", two_openers.endpoint("K2", "socket"), "audit")["events"]
+    assert [(e["position"], e["seq"]) for e in carried] == [(0, 1), (1, 2)]
+    for name in ("L1", "K2"):
+        url = two_openers.endpoint(name, "socket")
+        events = cli_json(capsys, "--port", url, "audit")["events"]
+        for event in events:
+            assert cli_json(capsys, "--port", url, "audit", "--from", event["position"])["events"][0] == event, (name, event)
+        code, out, _ = cli(capsys, "--port", url, "audit", "--from", events[-1]["position"])
+        assert code == 0 and len(out.splitlines()) == 1 and out.split()[0] == str(events[-1]["position"])
+    code, out, _ = cli(capsys, "--port", two_openers.endpoint("K2", "socket"), "audit")
+    assert [line.split()[0] for line in out.splitlines()] == ["0", "1"] and "lock 101 #1" in out.splitlines()[0]
+    with pytest.raises(SystemExit):
+        main(["audit", "--help"])
+    assert "the first column (a lock's event seq, a key's position" in " ".join(capsys.readouterr().out.split())
 
 
 def test_validate_and_grant_from_the_site_server(served, via, capsys):
@@ -113,7 +150,7 @@ def test_validate_and_grant_from_the_site_server(served, via, capsys):
     code, _, err = cli(capsys, "--port", k2, "grant", "--server", served.server, "--key", "nobody")
     assert code == 1 and "unknown key 'nobody'" in err
     code, _, err = cli(capsys, "--port", k2, "grant", "--server", "/nonexistent/site.db", "--key", "K2")
-    assert code == 1 and "no access-server database at /nonexistent/site.db" in err
+    assert code == 2 and "no access-server database at /nonexistent/site.db" in err
     code, _, err = cli(capsys, "--port", port(served, "L1", via), "validate", "--server", served.server, "--key", "K2")
     assert code == 1 and "is lock 101, not key 'K2'" in err
 
