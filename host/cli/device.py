@@ -9,10 +9,11 @@ arguments and output. Human output is a line or a few; --json prints one object.
 
 import json
 import re
-from pathlib import Path
 
+from ...protocol.codes import ErrorCode
 from ..errors import UsageError
-from ..link.device import Device, parse_time, phone_id, provision_fields
+from ..link.device import Device, check_server, parse_time, phone_id, provision_fields
+from ..link.transport import DeviceError
 from ..render import field_lines, iso_time, jsonable, plural
 
 DEVICE_OPTIONS = ("port", "timeout_ms", "retries", "record", "record_mode")
@@ -50,11 +51,6 @@ def _hex(text: str, what: str) -> bytes:
         raise UsageError(f"{what} is not hex: {text!r}") from None
 
 
-def _server_exists(path: str) -> None:
-    if not Path(path).is_file():
-        raise UsageError(f"no access-server database at {path} (the `server` of `keylock emulate`'s JSON line)")
-
-
 def _resolve_phone(args) -> int:
     """--phone as an id: a number as given, a name looked up in --server's phone table."""
     phone = args.phone
@@ -63,7 +59,7 @@ def _resolve_phone(args) -> int:
             raise UsageError(
                 f"--phone {phone!r} is not a number: give the phone's id, or --server DB to look the name up in its phone table"
             )
-        _server_exists(args.server)
+        check_server(args.server)
         phone = phone_id(args.server, phone)
     if phone == 0:
         raise UsageError("phone 0 means no phone: give a phone's id (1 or more) or its name with --server DB")
@@ -184,7 +180,7 @@ class Time(DeviceCommand):
         if not args.sync and (args.server or args.key):
             raise UsageError("--server and --key are for --sync")
         if args.sync:
-            _server_exists(args.server)
+            check_server(args.server)
         if args.set is not None:
             args.set_s = parse_time(args.set)
 
@@ -241,7 +237,7 @@ class _ServerCommand(DeviceCommand):
         parser.add_argument("--key", required=True, metavar="NAME", help="the key's name at the server")
 
     def check(self, args):
-        _server_exists(args.server)
+        check_server(args.server)
 
 
 class Grant(_ServerCommand):
@@ -251,7 +247,7 @@ class Grant(_ServerCommand):
 
     def act(self, device, args):
         g = device.grant(args.server, args.key)
-        validity = f"validated until {iso_time(g['valid_until'])}" if g["valid_until"] else "not validated (run `validate`)"
+        validity = f"valid until {iso_time(g['valid_until'])}" if g["valid_until"] else "no validity (run `validate`)"
         return g, f"key {g['key']} ({g['key_id']}): {plural(g['rights'], 'access right')}, {validity}"
 
 
@@ -326,7 +322,10 @@ class Provision(DeviceCommand):
         parser.add_argument("--epoch", type=_u32, default=1, metavar="N", help="a lock's provisioning count (default 1)")
 
     def check(self, args):
-        groups = [_u32(g) for g in args.groups.split(",") if g.strip()]
+        try:
+            groups = [_u32(g) for g in args.groups.split(",") if g.strip()]
+        except UsageError as exc:
+            raise UsageError(f"--groups: {exc}") from None
         if groups and args.role == "key":
             raise UsageError("--groups is for a lock; a key's groups come with its credential")
         if args.epoch > 0xFFFF:
@@ -336,11 +335,24 @@ class Provision(DeviceCommand):
         args.group_ids = groups
 
     def act(self, device, args):
-        device.provision_with(args.fields)
+        try:
+            device.provision_with(args.fields)
+        except DeviceError as exc:
+            hint = ALREADY_PROVISIONED.get(exc.code) if exc.code is not None else None
+            if hint is None:
+                raise
+            raise DeviceError(f"{exc}: {hint}", exc.code) from None
         groups = args.group_ids
         return {"provisioned": args.role, "id": args.id, "groups": groups}, f"provisioned as {args.role} {args.id}" + (
             f" in groups {groups}" if groups else ""
         )
+
+
+ALREADY_PROVISIONED = {
+    ErrorCode.NOT_SIGNED: "the key is provisioned already, and only the access server may provision it again",
+    ErrorCode.BAD_REQUEST: "the lock is provisioned already (or the fields are not a lock's)",
+    ErrorCode.WRONG_ROLE: "the device was made for the other role",
+}
 
 
 class Raw(DeviceCommand):

@@ -16,7 +16,10 @@ signed credential and send it. The server's clock is the wall clock, as a real s
 
 import datetime as dt
 import json
+import os
+import sqlite3
 import time
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -320,16 +323,36 @@ class Device:
         return key, key_id
 
 
+def check_server(path: str | Path) -> None:
+    """Refuse (UsageError) a --server that is not a site's access-server database, reading
+    it only: opening a server migrates its schema, which would turn an empty file or another
+    program's SQLite database into a site's."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise UsageError(f"no access-server database at {path} (the `server` of `keylock emulate`'s JSON line)")
+    try:
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise UsageError(f"{path}: cannot read the access-server database: {exc}") from None
+    try:
+        has_site = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'site'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise UsageError(f"{path}: not an access-server database ({exc})") from None
+    finally:
+        conn.close()
+    if not has_site:
+        raise UsageError(f"{path}: not an access-server database (it holds no site)")
+
+
 class _open_server:
     def __init__(self, path: str | Path):
         from ..server import AccessServer  # only grant/validate need it
 
         self.path = str(path)
+        check_server(self.path)
         try:
             self.server = AccessServer.open(self.path)  # on the site's clock: virtual for an emulated site
-        except FileNotFoundError:
-            raise UsageError(f"no access-server database at {self.path} (the `server` of `keylock emulate`'s JSON line)") from None
-        except Exception as exc:  # sqlite3.DatabaseError, ValueError: not a site's database
+        except Exception as exc:  # sqlite3.DatabaseError, ValueError: not a site's database after all
             raise UsageError(f"{self.path}: not an access-server database: {exc}") from None
 
     def __enter__(self):

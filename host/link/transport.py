@@ -257,7 +257,9 @@ class Transport:
 
     def _open_error(self, exc: Exception) -> str:
         code = getattr(exc, "errno", None)
-        text = str(exc).removeprefix(f"Could not open port {self.url}: ").removeprefix(f"{self.url}: ")
+        text = str(exc).removeprefix(f"Could not open port {self.url}: ")
+        if text.startswith(f"{self.url}: "):  # a handler's own message, already naming the port
+            return text
         if code == errno.EBUSY or "busy" in text.lower():
             return f"{self.url}: the port is busy (another program has it open)"
         if code == errno.ENOENT or "No such file" in text:

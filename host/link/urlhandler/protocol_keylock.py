@@ -92,7 +92,8 @@ class Serial(protocol_socket.Serial):
                     break
                 reply += chunk
         if reply.strip() != b"OK":
-            raise SerialException(f"{self.portstr}: {reply.decode(errors='replace').strip() or 'the hub closed the connection'}")
+            text = reply.decode(errors="replace").strip().removeprefix("ERR ")
+            raise SerialException(f"{self.portstr}: the hub says: {text}" if text else f"{self.portstr}: the hub closed the connection")
 
     def close(self):
         # pyserial's socket handler sleeps 0.3 s here on every close; a hub needs no such wait.

@@ -50,7 +50,7 @@ def test_a_device_command_without_a_port_says_how_to_give_one(capsys, command, t
         ("socket://127.0.0.1:{free}?logging=loud", 2, "logging='loud' is not one of debug|info|warning|error"),
         ("rfc2217://127.0.0.1:{free}?timeout=0", 2, "expected rfc2217://HOST:PORT[?logging="),
         ("hwgrep://keylock-matches-nothing", 1, "no serial port matches 'keylock-matches-nothing'"),
-        ("keylock://127.0.0.1:{hub}/K99", 1, "ERR unknown device 'K99'; devices: K1, K2"),
+        ("keylock://127.0.0.1:{hub}/K99", 1, "keylock://127.0.0.1:{hub}/K99: the hub says: unknown device 'K99'; devices: K1, K2"),
         (
             "keylock://127.0.0.1:{hub}/K1?noise=0.1&bogus=1",
             2,
