@@ -38,7 +38,7 @@ COMMANDS = {
     "audit": ("device:audit", "read the audit events a lock holds or a key carries"),
     "grant": ("device:grant", "store a key's signed access rights from the access server (--server DB --key NAME)"),
     "validate": ("device:validate", "validate a key against the access server, as the phone app does"),
-    "pair": ("device:pair", "pair a key with a phone (--phone ID)"),
+    "pair": ("device:pair", "pair a key with a phone (--phone ID, or NAME with --server DB)"),
     "unpair": ("device:unpair", "release a key from its phone (--phone ID)"),
     "provision": ("device:provision", "give a new device its role, id, secret and groups"),
     "raw": ("device:raw", "send one frame given in hex and print the decoded answer"),

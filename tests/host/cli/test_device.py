@@ -7,7 +7,9 @@ import pytest
 
 from keylock.firmware.version import FW_VERSION
 from keylock.host.cli import main
+from keylock.host.emulator.site import KeyState
 from keylock.host.testing.site import Site
+from keylock.hw_models import battery_by_name
 from keylock.protocol.codes import PROTOCOL_VERSION, MsgType
 from keylock.protocol.frame import crc32, encode_frame
 
@@ -112,6 +114,10 @@ def two_openers():
     def build(site):
         for key in ("K1", "K2", "K2"):
             site.open(key, "L1")
+        site.server.add_phone("P1")  # id 501
+        site.server.add_key("NEW", "Holder 1")
+        site.devices.add("NEW", "key")  # never provisioned: no clock, never validated
+        site.keys["NEW"] = KeyState("NEW", battery_by_name("CR2032"), 1.0, 20.0)
 
     site = Site.emulate(keys=2, locks=1, build=build)
     yield site
@@ -219,3 +225,48 @@ def test_options_after_the_command_and_help(served, capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "--port URL" in out and "info" in out and "replay" in out
+
+
+def test_a_phone_is_named_as_the_server_knows_it(two_openers, capsys):
+    k1, server = two_openers.endpoint("K1", "socket"), ("--server", two_openers.server)
+    code, out, _ = cli(capsys, "--port", k1, "pair", "--phone", "P1", *server)
+    assert (code, out) == (0, "paired with phone P1 (501)\n")
+    assert cli_json(capsys, "--port", k1, "status")["paired_phone"] == 501
+    code, out, _ = cli(capsys, "--port", k1, "unpair", "--phone", "P1", *server, "--key", "K1")
+    assert (code, out) == (0, "released from phone P1 (501)\n")
+    assert cli_json(capsys, "--port", k1, "status")["paired_phone"] == 0
+    # phone 0 is "no phone" on a key: refused, where the key would answer ok and stay unpaired
+    code, out, err = cli(capsys, "--port", k1, "pair", "--phone", "0")
+    assert (code, out) == (2, "") and err.startswith("keylock: phone 0 means no phone")
+
+
+def test_status_says_what_a_zero_means(two_openers, capsys):
+    code, out, _ = cli(capsys, "--port", two_openers.endpoint("NEW", "socket"), "status")
+    assert code == 0 and out.splitlines()[1] == "clock not set  never validated  not paired"
+    code, out, _ = cli(capsys, "--port", two_openers.endpoint("L1", "socket"), "status")
+    assert code == 0 and "  3 events  blocklist v" in out and "(0 keys)" in out
+
+
+def test_a_chain_runs_several_commands_in_one_session(two_openers, capsys, tmp_path):
+    url, f = two_openers.endpoint("L1", "url"), tmp_path / "chain.jsonl"
+    alone = [cli(capsys, "--port", url, *command)[1] for command in (["info"], ["audit", "--last", "1"])]
+    code, out, _ = cli(capsys, "--port", url, "--record", f, "info", "+", "status", "+", "audit", "--last", "1")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == alone[0].rstrip("\n") and lines[-1] == alone[1].rstrip("\n") and lines[1].startswith("lock 101  3 events")
+    # one session, one connection: one session line, and one sequence of seqs across the commands
+    recorded = [json.loads(line) for line in f.read_text().splitlines()]
+    assert [line.get("session") is not None for line in recorded].count(True) == 1
+    seqs = [bytes.fromhex(line["hex"])[4] for line in recorded if line.get("dir") == "tx"]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 4
+    # --json before the first command: every command prints JSON
+    code, out, _ = cli(capsys, "--port", url, "--json", "info", "+", "audit")
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and objects[0]["role"] == "lock" and [e["position"] for e in objects[1]["events"]] == [0, 1, 2]
+
+
+def test_version_names_the_package_firmware_and_protocol(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"keylock {FIRMWARE}  firmware {FIRMWARE}  protocol {PROTOCOL_VERSION}\n"
+    assert main(["--version", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"package": FIRMWARE, "firmware": FIRMWARE, "protocol": PROTOCOL_VERSION}

@@ -103,7 +103,9 @@ def test_silence_is_no_answer_within_the_timeout(capsys):
         server.listen()
         url = f"socket://127.0.0.1:{server.getsockname()[1]}"
         code, _, err = cli(capsys, "--port", url, "--timeout-ms", "50", "--retries", "1", "info")
-    assert code == 1 and err == f"keylock: {url}: no answer within 50 ms (2 attempts)\n"
+        assert code == 1 and err == f"keylock: {url}: no answer within 50 ms (2 attempts)\n"
+        code, _, err = cli(capsys, "--port", url, "--timeout-ms", "50", "--retries", "0", "info")
+    assert code == 1 and err == f"keylock: {url}: no answer within 50 ms (1 attempt)\n"
 
 
 @pytest.mark.parametrize(
