@@ -39,7 +39,7 @@ COMMANDS = {
     "grant": ("device:grant", "store a key's signed access rights from the access server (--server DB --key NAME)"),
     "validate": ("device:validate", "validate a key against the access server, as the phone app does"),
     "pair": ("device:pair", "pair a key with a phone (--phone ID, or NAME with --server DB)"),
-    "unpair": ("device:unpair", "release a key from its phone (--phone ID)"),
+    "unpair": ("device:unpair", "release a key from its phone (--phone ID or NAME; signed by --server DB for --key NAME)"),
     "provision": ("device:provision", "give a new device its role, id, secret and groups"),
     "raw": ("device:raw", "send one frame given in hex and print the decoded answer"),
     "replay": ("replay", "send a --record'ed session's frames again and report answers that differ"),
@@ -201,8 +201,12 @@ def main(argv: list[str] | None = None) -> int:
         return _main(argv)
     except KeylockError as exc:
         return Failure.report(str(exc), exc.exit_code)
-    except BrokenPipeError:
+    except BrokenPipeError:  # the reader went away (`keylock ... | head`): nothing left to say
         return 0
+    except KeyboardInterrupt:
+        return Failure.report("interrupted", 1)
+    except OSError as exc:  # the system refused something no check foresaw (a full disk, a file gone)
+        return Failure.report(f"{exc.filename}: {exc.strerror}" if exc.filename else str(exc), 1)
     finally:
         Failure.as_json = False
 

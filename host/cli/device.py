@@ -124,12 +124,12 @@ class Info(DeviceCommand):
     """Ask the device who it is: role, id, firmware version, protocol version and board.
 
     keylock --port socket://127.0.0.1:40001 info
-    key 1001  firmware 0.1.0  protocol 1  board keylock-key
+    key 1001  firmware 0.1.0  protocol 1  board "keylock-key"
     """
 
     def act(self, device, args):
         i = device.info()
-        return i, f"{i['role']} {i['id']}  firmware {i['firmware']}  protocol {i['protocol']}  board {i['board']}"
+        return i, f"{i['role']} {i['id']}  firmware {i['firmware']}  protocol {i['protocol']}  board {json.dumps(i['board'])}"
 
 
 class Status(DeviceCommand):

@@ -55,6 +55,6 @@ def run(args) -> int:
         print(f"            {c['path']} ({c['bytes']} bytes)")
     version = f"{info['fw_major']}.{info['fw_minor']}.{info['fw_patch']}"
     print(
-        f"  INFO:     role {info['role']}, firmware {version}, protocol {info['protocol_version']}, board {info['board']!r}, device id {info['device_id']}"
+        f"  INFO:     role {info['role']}, firmware {version}, protocol {info['protocol_version']}, board {json.dumps(info['board'])}, device id {info['device_id']}"
     )
     return 0

@@ -82,6 +82,7 @@ URL_FORMS = {
 # Options of the TCP schemes, and whether each takes a value (checked here: pyserial's own
 # messages for them are garbled, its format string has braces in it).
 TCP_OPTIONS = {"socket": {"logging": True}, "rfc2217": {"logging": True, "ign_set_control": False, "poll_modem": False, "timeout": True}}
+NEEDS_PORT = ("spy", "alt", "hwgrep")  # schemes wrapping another port (or a pattern): empty is malformed
 
 
 def check_url(url: str) -> None:
@@ -98,6 +99,12 @@ def check_url(url: str) -> None:
     form = URL_FORMS[scheme]
     if scheme in TCP_OPTIONS:
         _check_tcp_url(url, scheme, form)
+    elif scheme == "loop":
+        for option, values in urllib.parse.parse_qs(urllib.parse.urlsplit(url).query, keep_blank_values=True).items():
+            if option != "logging" or values[-1] not in LOGGING.split("|"):
+                raise BadURL(f"{url}: expected {form}")
+    elif scheme in NEEDS_PORT and not url.split("://", 1)[1].split("?", 1)[0]:
+        raise BadURL(f"{url}: expected {form}: the port is missing")
     elif scheme == "keylock":
         try:
             protocol_keylock.parse_url(url)
@@ -242,6 +249,8 @@ class Transport:
             raise BadURL(f"{self.url}: {exc}: expected {URL_FORMS.get(self.url.split('://')[0].lower(), 'a device path or URL')}") from None
         except serial.SerialException as exc:  # hwgrep:// resolves its port here
             raise PortError(self._open_error(exc)) from None
+        except Exception as exc:  # a handler's own bug on a URL check_url let through (KeyError, TypeError)
+            raise BadURL(f"{self.url}: {type(exc).__name__} {exc}: expected {URL_FORMS.get(self.url.split('://')[0].lower())}") from None
         try:
             port.open()
         except (serial.SerialException, OSError) as exc:
@@ -264,6 +273,8 @@ class Transport:
             return f"{self.url}: the port is busy (another program has it open)"
         if code == errno.ENOENT or "No such file" in text:
             return f"{self.url}: no such port"
+        if code == errno.ENOTTY or "Inappropriate ioctl" in text:
+            return f"{self.url}: not a serial port (a tty such as /dev/ttyACM0, or a URL such as socket://HOST:PORT)"
         if code == errno.ECONNREFUSED or "refused" in text.lower():
             return f"{self.url}: nothing is listening there (is `keylock emulate` running?)"
         if "no ports found matching" in text:

@@ -46,7 +46,7 @@ def test_info_names_role_id_and_firmware(served, via, capsys):
             "board": f"keylock-{served.devices[name]['role']}",
         }
     code, out, _ = cli(capsys, "--port", port(served, "K1", via), "info")
-    assert code == 0 and out == f"key 1001  firmware {FIRMWARE}  protocol {PROTOCOL_VERSION}  board keylock-key\n"
+    assert code == 0 and out == f'key 1001  firmware {FIRMWARE}  protocol {PROTOCOL_VERSION}  board "keylock-key"\n'
 
 
 def test_the_same_command_gives_the_same_answer_from_every_endpoint(served, capsys):

@@ -3,8 +3,12 @@ there or is busy, a bad keylock:// option, options where they do not belong."""
 
 import fcntl
 import os
+import signal
 import socket
+import subprocess
+import sys
 import termios
+from pathlib import Path
 
 import pytest
 
@@ -127,3 +131,23 @@ def test_bad_sync_arguments_are_refused_before_any_port_is_opened(capsys):
     # a port nobody listens on: the usage error must come first, with exit 2
     assert main(["--port", "socket://127.0.0.1:1", "time", "--sync"]) == 2
     assert capsys.readouterr().err == "keylock: --sync needs --server DB and --key NAME, and no --set\n"
+
+
+def test_ctrl_c_while_waiting_for_an_answer_is_one_line(tmp_path):
+    # a real process asks a listener that never answers; once its request has arrived, Ctrl-C
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"socket://127.0.0.1:{server.getsockname()[1]}"
+        script = Path(sys.executable).with_name("keylock")
+        command = [str(script)] if script.exists() else [sys.executable, "-m", "keylock.host.cli"]
+        proc = subprocess.Popen([*command, "--port", url, "--timeout-ms", "60000", "info"], stderr=subprocess.PIPE, text=True)
+        try:
+            conn, _ = server.accept()
+            with conn:
+                assert conn.recv(64)  # the request: the process is now waiting for the answer
+                proc.send_signal(signal.SIGINT)
+                _, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+    assert proc.returncode == 1 and err == "keylock: interrupted\n"
