@@ -123,7 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="store_true", help="print the package, firmware and protocol versions (with --json: as JSON)")
-    add_device_options(parser.add_argument_group("device options (before the command)"))
+    group = parser.add_argument_group("device options (before the command)")
+    add_device_options(group)
+    group.add_argument("--json", action="store_true", help="every command of the chain prints JSON (and an error is JSON on stdout)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, (_module, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)

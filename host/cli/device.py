@@ -1,10 +1,15 @@
 """The tester commands: one device on one port, mpremote-style.
 
     keylock --port URL [--timeout-ms N] [--retries N] [--record FILE] COMMAND [...] [--json]
+    keylock --port URL info + status + audit --last 5        (a chain: one session)
 
 Each command is an object with the CLI's command interface (`add_arguments`, `run`) over
 host/link/device.py's Device, which the pytest fixtures use too: the logic is there, here only
 arguments and output. Human output is a line or a few; --json prints one object.
+
+A command's `check` refuses bad input before any port opens, and `act` does the work on an
+open Device: so a chain checks every command first, then runs them in order on one
+connection (one Device, one recording session, one sequence of frame seqs).
 """
 
 import json
