@@ -184,11 +184,27 @@ class Device:
         record's own seq is then the lock's)."""
         positioned = []
         for batch in self._audit_batches(from_seq):
-            records = batch["records"]
-            first = batch["next_seq"] - len(records)  # a key's positions in one batch are consecutive
-            for i, r in enumerate(records):
-                positioned.append((r["seq"] if self.role == "lock" else first + i, jsonable(r)))
+            records = [jsonable(r) for r in batch["records"]]
+            if self.role == "lock":
+                positioned += [(r["seq"], r) for r in records]
+            elif batch["next_seq"] - batch["from_seq"] == len(records):  # no gap: consecutive from where it started
+                positioned += [(batch["from_seq"] + i, r) for i, r in enumerate(records)]
+            else:  # a gap (events already uploaded and freed, one lost to a power cut): ask one at a time
+                positioned += self._carried_one_by_one(batch["from_seq"], len(records))
         return positioned[-last:] if last else positioned
+
+    def _carried_one_by_one(self, from_seq: int, count: int) -> list[tuple[int, dict]]:
+        """A key's carried events with their exact positions: each read of one event says
+        where the next starts, so the event was at next_seq - 1."""
+        out = []
+        cursor = from_seq
+        for _ in range(count):
+            batch = self.request(MsgType.AUDIT_READ, {"from_seq": cursor, "max_count": 1}, expect=MsgType.AUDIT_BATCH).fields
+            if not batch["records"]:
+                break
+            out.append((batch["next_seq"] - 1, jsonable(batch["records"][0])))
+            cursor = batch["next_seq"]
+        return out
 
     def _audit_records(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
         records = [r for b in self._audit_batches(from_seq) for r in b["records"]]
