@@ -3,7 +3,12 @@
 The hex comes from the argument or, without one, from stdin; spaces, colons and a 0x prefix
 are allowed. By default the input must be exactly one frame and anything else is reported
 with the reason (bad_start, bad_length, truncated, bad_check, unknown_type, bad_payload).
-With --stream the input is searched for frames as a device's receiver would, skipping noise.
+With --stream the input is searched for frames as a device's receiver would, skipping noise;
+stdin may then also be a binary capture (the raw bytes of a serial line, e.g. from
+`cat /dev/ttyACM0 > capture.bin`): input that is not hex is taken as bytes (--binary says so).
+
+  keylock decode a5090001...
+  keylock decode --stream < capture.bin
 """
 
 import json
@@ -19,6 +24,9 @@ from ..render import field_lines, jsonable
 def add_arguments(parser):
     parser.add_argument("hex", nargs="?", help="the frame in hex (default: read stdin)")
     parser.add_argument("--stream", action="store_true", help="find every frame in noisy input instead of exactly one")
+    parser.add_argument(
+        "--binary", action="store_true", help="stdin is raw bytes, not hex (with --stream; found by itself when the input is not hex)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object per frame, one per line")
 
 
@@ -52,8 +60,28 @@ def as_text(decoded: frame.Decoded) -> str:
     return "\n".join([head, *field_lines(decoded.fields)])
 
 
+def read_input(args) -> bytes:
+    """The bytes to decode: the argument's hex; or stdin, as hex or (with --stream) raw bytes."""
+    if args.binary and (not args.stream or args.hex is not None):
+        raise UsageError("--binary is for a capture on stdin with --stream")
+    if args.hex is not None:
+        return parse_hex(args.hex)
+    stdin = getattr(sys.stdin, "buffer", None)  # a text stream without one (a test's) holds text
+    data = stdin.read() if stdin is not None else sys.stdin.read().encode("latin-1")
+    if args.binary:
+        return data
+    try:
+        return parse_hex(data.decode("ascii"))
+    except (UnicodeDecodeError, UsageError) as exc:
+        if args.stream and data.strip():
+            return data  # a binary capture
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError("stdin is not hex: for a binary capture, use --stream") from None
+
+
 def run(args) -> int:
-    data = parse_hex(args.hex if args.hex is not None else sys.stdin.read())
+    data = read_input(args)
     if args.stream:
         receiver = Receiver()
         raws = receiver.feed(data) + receiver.idle()

@@ -13,6 +13,8 @@ over the same port. The device's flash file (provisioning, audit trail) is kept.
 
 import json
 
+from ..errors import UsageError
+from ..link.transport import check_reachable, check_url
 from ..runtime.deploy import ROLES, flash
 
 
@@ -31,6 +33,10 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout must be above 0 seconds, got {args.timeout:g}")
+    check_url(args.port)  # a malformed URL: exit 2, before any tool runs
+    check_reachable(args.port)  # refused at once, where mpremote would retry for seconds
     report = flash(args.port, args.role, args.board, args.timeout)
     if args.json:
         print(json.dumps(report))
@@ -49,6 +55,6 @@ def run(args) -> int:
         print(f"            {c['path']} ({c['bytes']} bytes)")
     version = f"{info['fw_major']}.{info['fw_minor']}.{info['fw_patch']}"
     print(
-        f"  INFO:     role {info['role']}, firmware {version}, protocol {info['protocol_version']}, board {info['board']!r}, device id {info['device_id']}"
+        f"  INFO:     role {info['role']}, firmware {version}, protocol {info['protocol_version']}, board {json.dumps(info['board'])}, device id {info['device_id']}"
     )
     return 0

@@ -5,7 +5,8 @@ answers match, 1 when any differs (or does not come).
   keylock --port socket://127.0.0.1:40001 --record s.jsonl status
   keylock replay s.jsonl --port socket://127.0.0.1:40001
 
-What is replayed: each request once, in order, with its recorded seq (a request the
+A recording may hold several sessions (--record appends by default): they are replayed one
+after another. What is replayed: each request once, in order, with its recorded seq (a request the
 recording shows sent again, a retry, is one request); its answer is the recorded frame that
 came back with the same seq. A recorded request that got no answer is sent too: an answer
 now is a difference.
@@ -21,7 +22,8 @@ import json
 
 from ..errors import UsageError
 from ..link.recording import DEFAULT_IGNORED, load_requests, replay
-from ..link.transport import Transport
+from ..render import plural
+from .device import open_device
 
 needs_port = True
 
@@ -39,9 +41,8 @@ def run(args) -> int:
     sessions = [(f, load_requests(f)) for f in args.files]
     if not any(requests for _f, requests in sessions):
         raise UsageError(f"no requests recorded in {', '.join(args.files)}")
-    timeout_ms = 1000 if args.timeout_ms is None else args.timeout_ms
-    retries = 2 if args.retries is None else args.retries
-    with Transport(args.port, timeout_ms=timeout_ms, retries=retries, record=args.record) as transport:
+    device = open_device(args)  # the URL and --record checked before the port opens
+    with device.transport as transport:
         results = replay(transport, sessions, ignored)
     differing = [r for r in results if r["differences"]]
     if args.json:
@@ -53,7 +54,7 @@ def run(args) -> int:
                 print(f"    {d['field']}: recorded {d['recorded']!r}, now {d['replayed']!r}")
         verdict = f"{len(differing)} differ" if differing else "all answers match"
         print(
-            f"replayed {len(results)} request(s) to {args.port}: {verdict}"
+            f"replayed {plural(len(results), 'request')} to {args.port}: {verdict}"
             + (f" (ignoring {', '.join(sorted(ignored))})" if ignored else "")
         )
     return 1 if differing else 0

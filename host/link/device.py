@@ -16,7 +16,10 @@ signed credential and send it. The server's clock is the wall clock, as a real s
 
 import datetime as dt
 import json
+import os
+import sqlite3
 import time
+import urllib.parse
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -47,14 +50,59 @@ def parse_time(text: str) -> int:
     return seconds
 
 
+def provision_fields(
+    role: str, device_id: int, secret: bytes, groups: Sequence[int] = (), compartment_secret: bytes | None = None, epoch: int = 1
+) -> dict:
+    """PROVISION's fields, or a UsageError for what no device would take (checked before a
+    port is opened, so bad input changes nothing)."""
+    for what, value in (("a secret", secret), ("a compartment secret", compartment_secret)):
+        if value is not None and len(value) != SECRET_LEN:
+            raise UsageError(f"{what} is {SECRET_LEN} bytes ({2 * SECRET_LEN} hex digits), got {len(value)}")
+    if role not in ("key", "lock"):
+        raise UsageError(f"a device's role is key or lock, not {role!r}")
+    is_lock = role == "lock"
+    if is_lock and compartment_secret is None:
+        raise UsageError("a lock needs its compartment's secret too (--compartment-secret)")
+    if not is_lock and compartment_secret is not None:
+        raise UsageError("a key gets its compartment secrets from the access server at validation, not here")
+    compartment = (TargetKind.GROUP, groups[0]) if groups else (TargetKind.LOCK, device_id)
+    return {
+        "role": Role[role.upper()],
+        "device_id": device_id,
+        "groups": list(groups),
+        "compartment": {"kind": compartment[0], "target": compartment[1]} if is_lock else {"kind": 0, "target": 0},
+        "epoch": epoch if is_lock else 0,
+        "secret": secret,
+        "compartment_secret": compartment_secret or bytes(SECRET_LEN),
+    }
+
+
+def phone_id(server: str | Path, name: str) -> int:
+    """A phone's id from its name in the access server's phone table."""
+    with _open_server(server) as srv:
+        try:
+            return srv.server.phone_id(name)
+        except ValueError as exc:  # an unknown or malformed name: bad input, nothing changed
+            raise UsageError(f"{server}: {exc}") from None
+
+
 class Device:
     """One key or lock on one port. Methods send one command each (audit: as many reads as
     it takes) and return plain values; a refusal raises DeviceError with its `.code`."""
 
-    def __init__(self, url: str, *, name: str | None = None, timeout_ms: int = 1000, retries: int = 2, record: str | Path | None = None):
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str | None = None,
+        timeout_ms: int = 1000,
+        retries: int = 2,
+        record: str | Path | None = None,
+        record_mode: str = "append",
+    ):
         self.url = url
         self.name = name or url
-        self.transport = Transport(url, timeout_ms=timeout_ms, retries=retries, record=record)
+        self.transport = Transport(url, timeout_ms=timeout_ms, retries=retries, record=record, record_mode=record_mode)
         self._role: str | None = None
 
     def open(self) -> "Device":
@@ -130,6 +178,34 @@ class Device:
     def audit(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
         return [jsonable(r) for r in self._audit_records(from_seq, last)]
 
+    def audit_positions(self, from_seq: int = 0, last: int | None = None) -> list[tuple[int, dict]]:
+        """[(where, record)]: `where` is what `from_seq` takes to start at that record, on
+        either role: a lock's event seq, or a key's position in the events it carries (the
+        record's own seq is then the lock's)."""
+        positioned = []
+        for batch in self._audit_batches(from_seq):
+            records = [jsonable(r) for r in batch["records"]]
+            if self.role == "lock":
+                positioned += [(r["seq"], r) for r in records]
+            elif batch["next_seq"] - batch["from_seq"] == len(records):  # no gap: consecutive from where it started
+                positioned += [(batch["from_seq"] + i, r) for i, r in enumerate(records)]
+            else:  # a gap (events already uploaded and freed, one lost to a power cut): ask one at a time
+                positioned += self._carried_one_by_one(batch["from_seq"], len(records))
+        return positioned[-last:] if last else positioned
+
+    def _carried_one_by_one(self, from_seq: int, count: int) -> list[tuple[int, dict]]:
+        """A key's carried events with their exact positions: each read of one event says
+        where the next starts, so the event was at next_seq - 1."""
+        out = []
+        cursor = from_seq
+        for _ in range(count):
+            batch = self.request(MsgType.AUDIT_READ, {"from_seq": cursor, "max_count": 1}, expect=MsgType.AUDIT_BATCH).fields
+            if not batch["records"]:
+                break
+            out.append((batch["next_seq"] - 1, jsonable(batch["records"][0])))
+            cursor = batch["next_seq"]
+        return out
+
     def _audit_records(self, from_seq: int = 0, last: int | None = None) -> list[dict]:
         records = [r for b in self._audit_batches(from_seq) for r in b["records"]]
         return records[-last:] if last else records
@@ -153,6 +229,8 @@ class Device:
             cursor = batch["next_seq"]
 
     def pair(self, phone_id: int) -> None:
+        if phone_id == 0:  # a key's paired_phone 0 means no phone: the key would answer ok and stay unpaired
+            raise UsageError("phone 0 means no phone: pair with a phone's id (1 or more)")
         self._command(MsgType.PAIR, {"phone_id": phone_id})
 
     def unpair(self, server: str | Path, phone_id: int, key: str | None = None) -> None:
@@ -169,24 +247,10 @@ class Device:
         """Provision a new device at the factory: `secret` is its own (a key's, shared with the
         access server; a lock's audit key for `epoch`); a lock also gets its compartment's
         secret, the compartment being its first group, or the lock itself in none."""
-        for what, value in (("a secret", secret), ("a compartment secret", compartment_secret)):
-            if value is not None and len(value) != SECRET_LEN:
-                raise UsageError(f"{what} is {SECRET_LEN} bytes ({2 * SECRET_LEN} hex digits), got {len(value)}")
-        is_lock = role == "lock"
-        if is_lock and compartment_secret is None:
-            raise UsageError("a lock needs its compartment's secret too (--compartment-secret)")
-        if not is_lock and compartment_secret is not None:
-            raise UsageError("a key gets its compartment secrets from the access server at validation, not here")
-        compartment = (TargetKind.GROUP, groups[0]) if groups else (TargetKind.LOCK, device_id)
-        fields = {
-            "role": Role[role.upper()],
-            "device_id": device_id,
-            "groups": list(groups),
-            "compartment": {"kind": compartment[0], "target": compartment[1]} if is_lock else {"kind": 0, "target": 0},
-            "epoch": epoch if is_lock else 0,
-            "secret": secret,
-            "compartment_secret": compartment_secret or bytes(SECRET_LEN),
-        }
+        self.provision_with(provision_fields(role, device_id, secret, groups, compartment_secret, epoch))
+
+    def provision_with(self, fields: dict) -> None:
+        """PROVISION with fields from provision_fields (checked before anything is sent)."""
         self._command(MsgType.PROVISION, fields)
 
     def raw(self, data: bytes | str) -> Decoded:
@@ -275,17 +339,37 @@ class Device:
         return key, key_id
 
 
+def check_server(path: str | Path) -> None:
+    """Refuse (UsageError) a --server that is not a site's access-server database, reading
+    it only: opening a server migrates its schema, which would turn an empty file or another
+    program's SQLite database into a site's."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise UsageError(f"no access-server database at {path} (the `server` of `keylock emulate`'s JSON line)")
+    try:
+        conn = sqlite3.connect(f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise UsageError(f"{path}: cannot read the access-server database: {exc}") from None
+    try:
+        has_site = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'site'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise UsageError(f"{path}: not an access-server database ({exc})") from None
+    finally:
+        conn.close()
+    if not has_site:
+        raise UsageError(f"{path}: not an access-server database (it holds no site)")
+
+
 class _open_server:
     def __init__(self, path: str | Path):
         from ..server import AccessServer  # only grant/validate need it
 
         self.path = str(path)
+        check_server(self.path)
         try:
             self.server = AccessServer.open(self.path)  # on the site's clock: virtual for an emulated site
-        except FileNotFoundError:
-            raise KeylockError(f"no access-server database at {self.path} (the `server` of `keylock emulate`'s JSON line)") from None
-        except Exception as exc:  # sqlite3.DatabaseError, ValueError: not a site's database
-            raise KeylockError(f"{self.path}: not an access-server database: {exc}") from None
+        except Exception as exc:  # sqlite3.DatabaseError, ValueError: not a site's database after all
+            raise UsageError(f"{self.path}: not an access-server database: {exc}") from None
 
     def __enter__(self):
         return self

@@ -1,8 +1,10 @@
 """Recorded sessions (`keylock --record FILE ...`, written by the Transport's Recorder) read
 back, sent again, and their answers compared field by field (`keylock replay`).
 
-A recording is JSON lines {"t", "dir": "tx"|"rx", "hex"}. Each request counts once (a resent
-request is a retry); its answer is the recorded frame that came back with the same seq.
+A recording is JSON lines {"t", "dir": "tx"|"rx", "hex"}, each session (one run of
+`keylock`, appended by default) opened by a {"session", "url"} line. Each request counts once
+(a resent request is a retry); its answer is the recorded frame of the same session that came
+back with the same seq.
 Answers are compared by type and decoded fields, by path (`paired_phone`, `records.time`);
 DEFAULT_IGNORED are the fields the physical world moves between two sessions.
 """
@@ -32,6 +34,10 @@ def load_requests(path: str | Path) -> list[tuple[bytes, bytes | None]]:
             continue
         try:
             entry = json.loads(line)
+            if isinstance(entry, dict) and "session" in entry:
+                if requests and requests[-1][1] is None:
+                    requests[-1] = [requests[-1][0], False]  # unanswered, and no later frame is its answer
+                continue
             direction, raw = entry["dir"], bytes.fromhex(entry["hex"])
             if direction not in ("tx", "rx"):
                 raise ValueError(direction)
@@ -48,7 +54,7 @@ def load_requests(path: str | Path) -> list[tuple[bytes, bytes | None]]:
             requests.append([raw, None])
         elif pending is not None and len(raw) > 4 and raw[4] == pending[0][4]:
             pending[1] = raw
-    return [(tx, rx) for tx, rx in requests]
+    return [(tx, rx or None) for tx, rx in requests]
 
 
 def flatten(value, path="") -> dict:

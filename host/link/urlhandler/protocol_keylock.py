@@ -28,28 +28,45 @@ GRAMMAR = "keylock://HOST:PORT/DEVICE[?noise=RATE][&seed=N][&timeout=SECONDS]"
 OPTIONS = ("noise", "seed", "timeout")
 
 
+def parse_url(url: str) -> tuple[str, int, str, float, int | None, float]:
+    """(host, port, device, noise, seed, attach timeout in seconds) of a keylock:// URL; a
+    ValueError naming the form for anything else. keylock's transport checks a URL with it
+    before opening anything."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "keylock":
+        raise ValueError(f"expected a URL of the form {GRAMMAR}, got {url!r}")
+    device = parts.path.strip("/")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError(f"the hub's port number must be 1 to 65535: the form is {GRAMMAR}") from None
+    if not parts.hostname or port is None or not device or "/" in device:
+        raise ValueError(f"expected a URL of the form {GRAMMAR}, got {url!r}")
+    if not 1 <= port <= 65535:
+        raise ValueError(f"the hub's port number must be 1 to 65535: the form is {GRAMMAR}")
+    options = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(options) - set(OPTIONS))
+    if unknown:
+        raise ValueError(f"unknown option(s) {', '.join(unknown)}: the form is {GRAMMAR}")
+    try:
+        noise = float(options.get("noise", ["0"])[-1])
+        seed_text = options.get("seed", [None])[-1]
+        seed = int(seed_text) if seed_text is not None else None
+        timeout_s = float(options.get("timeout", ["2"])[-1])
+    except ValueError:
+        raise ValueError(f"noise and timeout are numbers, seed an integer: the form is {GRAMMAR}") from None
+    if not 0 <= noise < 1:
+        raise ValueError(f"noise={noise} must be at least 0 and below 1")
+    if not 0 < timeout_s < float("inf"):
+        raise ValueError(f"timeout={timeout_s:g} must be a number of seconds above 0")
+    return parts.hostname, port, device, noise, seed, timeout_s
+
+
 class Serial(protocol_socket.Serial):
     def from_url(self, url):
-        parts = urllib.parse.urlsplit(url)
-        if parts.scheme != "keylock":
-            raise ValueError(f"expected a URL of the form {GRAMMAR}, got {url!r}")
-        self._device = parts.path.strip("/")
-        if not parts.hostname or parts.port is None or not self._device or "/" in self._device:
-            raise ValueError(f"expected a URL of the form {GRAMMAR}, got {url!r}")
-        options = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown option(s) {', '.join(unknown)}: the form is {GRAMMAR}")
-        try:
-            self._noise = float(options.get("noise", ["0"])[-1])
-            seed = options.get("seed", [None])[-1]
-            self._attach_timeout_s = float(options.get("timeout", ["2"])[-1])
-        except ValueError:
-            raise ValueError(f"noise and timeout are numbers, seed an integer: the form is {GRAMMAR}") from None
-        if not 0 <= self._noise < 1:
-            raise ValueError(f"noise={self._noise} must be at least 0 and below 1")
-        self._rng = random.Random(int(seed) if seed is not None else None)
-        return parts.hostname, parts.port
+        host, port, self._device, self._noise, seed, self._attach_timeout_s = parse_url(url)
+        self._rng = random.Random(seed)
+        return host, port
 
     def open(self):
         super().open()
@@ -75,7 +92,8 @@ class Serial(protocol_socket.Serial):
                     break
                 reply += chunk
         if reply.strip() != b"OK":
-            raise SerialException(f"{self.portstr}: {reply.decode(errors='replace').strip() or 'the hub closed the connection'}")
+            text = reply.decode(errors="replace").strip().removeprefix("ERR ")
+            raise SerialException(f"{self.portstr}: the hub says: {text}" if text else f"{self.portstr}: the hub closed the connection")
 
     def close(self):
         # pyserial's socket handler sleeps 0.3 s here on every close; a hub needs no such wait.

@@ -3,8 +3,13 @@ keylock:// (the `via` parameter): same command, same answer."""
 
 import json
 
+import pytest
+
 from keylock.firmware.version import FW_VERSION
 from keylock.host.cli import main
+from keylock.host.emulator.site import KeyState
+from keylock.host.testing.site import Site
+from keylock.hw_models import battery_by_name
 from keylock.protocol.codes import PROTOCOL_VERSION, MsgType
 from keylock.protocol.frame import crc32, encode_frame
 
@@ -41,7 +46,7 @@ def test_info_names_role_id_and_firmware(served, via, capsys):
             "board": f"keylock-{served.devices[name]['role']}",
         }
     code, out, _ = cli(capsys, "--port", port(served, "K1", via), "info")
-    assert code == 0 and out == f"key 1001  firmware {FIRMWARE}  protocol {PROTOCOL_VERSION}  board keylock-key\n"
+    assert code == 0 and out == f'key 1001  firmware {FIRMWARE}  protocol {PROTOCOL_VERSION}  board "keylock-key"\n'
 
 
 def test_the_same_command_gives_the_same_answer_from_every_endpoint(served, capsys):
@@ -81,6 +86,7 @@ def test_time_is_read_and_set_on_a_key_and_a_lock_has_none(served, via, capsys):
 def test_audit_of_a_lock_and_of_the_key_that_carries_its_events(served, via, capsys):
     lock = cli_json(capsys, "--port", port(served, "L1", via), "audit")["events"]
     assert lock[0] == {
+        "position": 0,  # what --from takes: on a lock, its event seq
         "seq": 0,
         "epoch": 1,
         "time": lock[0]["time"],
@@ -93,11 +99,48 @@ def test_audit_of_a_lock_and_of_the_key_that_carries_its_events(served, via, cap
     }
     assert len(lock[0]["mac"]) == 16  # 8 bytes in hex: the lock's MAC (the server checks it)
     carried = cli_json(capsys, "--port", port(served, "K1", via), "audit")["events"]
-    assert lock[0] in carried
+    assert {k: v for k, v in lock[0].items() if k != "position"} in [{k: v for k, v in e.items() if k != "position"} for e in carried]
     assert len(cli_json(capsys, "--port", port(served, "L1", via), "audit", "--last", "1")["events"]) == 1
     assert cli_json(capsys, "--port", port(served, "L1", via), "audit", "--from", "1000")["events"] == []
     code, out, _ = cli(capsys, "--port", port(served, "L1", via), "audit")
-    assert code == 0 and out.splitlines()[0].split()[2:] == ["key", "1001", "lock", "101", "granted"]
+    assert code == 0 and out.splitlines()[0].split()[0] == "0"
+    assert out.splitlines()[0].split()[2:] == ["key", "1001", "lock", "101", "#0", "granted"]
+
+
+@pytest.fixture(scope="module")
+def two_openers():
+    """K1 then K2 twice open L1: K2 carries the lock's events 1 and 2 at its positions 0 and 1."""
+
+    def build(site):
+        for key in ("K1", "K2", "K2"):
+            site.open(key, "L1")
+        site.server.add_phone("P1")  # id 501
+        site.server.add_key("NEW", "Holder 1")
+        site.devices.add("NEW", "key")  # never provisioned: no clock, never validated
+        site.keys["NEW"] = KeyState("NEW", battery_by_name("CR2032"), 1.0, 20.0)
+
+    site = Site.emulate(keys=2, locks=1, build=build)
+    yield site
+    site.close()
+
+
+def test_audit_from_starts_at_the_number_printed_first_on_either_role(two_openers, capsys):
+    """The first column and --from mean the same thing on both roles: a key's position, not
+    the lock's seq it prints after `#`, so starting from each printed number gives that event first."""
+    carried = cli_json(capsys, "--port", two_openers.endpoint("K2", "socket"), "audit")["events"]
+    assert [(e["position"], e["seq"]) for e in carried] == [(0, 1), (1, 2)]
+    for name in ("L1", "K2"):
+        url = two_openers.endpoint(name, "socket")
+        events = cli_json(capsys, "--port", url, "audit")["events"]
+        for event in events:
+            assert cli_json(capsys, "--port", url, "audit", "--from", event["position"])["events"][0] == event, (name, event)
+        code, out, _ = cli(capsys, "--port", url, "audit", "--from", events[-1]["position"])
+        assert code == 0 and len(out.splitlines()) == 1 and out.split()[0] == str(events[-1]["position"])
+    code, out, _ = cli(capsys, "--port", two_openers.endpoint("K2", "socket"), "audit")
+    assert [line.split()[0] for line in out.splitlines()] == ["0", "1"] and "lock 101 #1" in out.splitlines()[0]
+    with pytest.raises(SystemExit):
+        main(["audit", "--help"])
+    assert "the first column (a lock's event seq, a key's position" in " ".join(capsys.readouterr().out.split())
 
 
 def test_validate_and_grant_from_the_site_server(served, via, capsys):
@@ -113,7 +156,7 @@ def test_validate_and_grant_from_the_site_server(served, via, capsys):
     code, _, err = cli(capsys, "--port", k2, "grant", "--server", served.server, "--key", "nobody")
     assert code == 1 and "unknown key 'nobody'" in err
     code, _, err = cli(capsys, "--port", k2, "grant", "--server", "/nonexistent/site.db", "--key", "K2")
-    assert code == 1 and "no access-server database at /nonexistent/site.db" in err
+    assert code == 2 and "no access-server database at /nonexistent/site.db" in err
     code, _, err = cli(capsys, "--port", port(served, "L1", via), "validate", "--server", served.server, "--key", "K2")
     assert code == 1 and "is lock 101, not key 'K2'" in err
 
@@ -182,3 +225,48 @@ def test_options_after_the_command_and_help(served, capsys):
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     assert "--port URL" in out and "info" in out and "replay" in out
+
+
+def test_a_phone_is_named_as_the_server_knows_it(two_openers, capsys):
+    k1, server = two_openers.endpoint("K1", "socket"), ("--server", two_openers.server)
+    code, out, _ = cli(capsys, "--port", k1, "pair", "--phone", "P1", *server)
+    assert (code, out) == (0, "paired with phone P1 (501)\n")
+    assert cli_json(capsys, "--port", k1, "status")["paired_phone"] == 501
+    code, out, _ = cli(capsys, "--port", k1, "unpair", "--phone", "P1", *server, "--key", "K1")
+    assert (code, out) == (0, "released from phone P1 (501)\n")
+    assert cli_json(capsys, "--port", k1, "status")["paired_phone"] == 0
+    # phone 0 is "no phone" on a key: refused, where the key would answer ok and stay unpaired
+    code, out, err = cli(capsys, "--port", k1, "pair", "--phone", "0")
+    assert (code, out) == (2, "") and err.startswith("keylock: phone 0 means no phone")
+
+
+def test_status_says_what_a_zero_means(two_openers, capsys):
+    code, out, _ = cli(capsys, "--port", two_openers.endpoint("NEW", "socket"), "status")
+    assert code == 0 and out.splitlines()[1] == "clock not set  never validated  not paired"
+    code, out, _ = cli(capsys, "--port", two_openers.endpoint("L1", "socket"), "status")
+    assert code == 0 and "  3 events  blocklist v" in out and "(0 keys)" in out
+
+
+def test_a_chain_runs_several_commands_in_one_session(two_openers, capsys, tmp_path):
+    url, f = two_openers.endpoint("L1", "url"), tmp_path / "chain.jsonl"
+    alone = [cli(capsys, "--port", url, *command)[1] for command in (["info"], ["audit", "--last", "1"])]
+    code, out, _ = cli(capsys, "--port", url, "--record", f, "info", "+", "status", "+", "audit", "--last", "1")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == alone[0].rstrip("\n") and lines[-1] == alone[1].rstrip("\n") and lines[1].startswith("lock 101  3 events")
+    # one session, one connection: one session line, and one sequence of seqs across the commands
+    recorded = [json.loads(line) for line in f.read_text().splitlines()]
+    assert [line.get("session") is not None for line in recorded].count(True) == 1
+    seqs = [bytes.fromhex(line["hex"])[4] for line in recorded if line.get("dir") == "tx"]
+    assert seqs == list(range(1, len(seqs) + 1)) and len(seqs) >= 4
+    # --json before the first command: every command prints JSON
+    code, out, _ = cli(capsys, "--port", url, "--json", "info", "+", "audit")
+    objects = [json.loads(line) for line in out.splitlines()]
+    assert code == 0 and objects[0]["role"] == "lock" and [e["position"] for e in objects[1]["events"]] == [0, 1, 2]
+
+
+def test_version_names_the_package_firmware_and_protocol(capsys):
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"keylock {FIRMWARE}  firmware {FIRMWARE}  protocol {PROTOCOL_VERSION}\n"
+    assert main(["--version", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"package": FIRMWARE, "firmware": FIRMWARE, "protocol": PROTOCOL_VERSION}

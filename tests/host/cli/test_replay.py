@@ -29,11 +29,52 @@ def record(capsys, port, tmp_path, *sessions):
     return files
 
 
+def frames(f):
+    """The frame lines of a recording (not its session lines)."""
+    return [line for line in map(json.loads, f.read_text().splitlines()) if "dir" in line]
+
+
 def test_a_recording_holds_every_frame_as_json_lines(served, capsys, tmp_path):
-    (f,) = record(capsys, served.devices["K2"]["socket"], tmp_path, ["info"])
-    lines = [json.loads(line) for line in f.read_text().splitlines()]
+    url = served.devices["K2"]["socket"]
+    (f,) = record(capsys, url, tmp_path, ["info"])
+    session, *lines = [json.loads(line) for line in f.read_text().splitlines()]
+    assert session["url"] == url and session["session"].endswith("Z")
     assert [line["dir"] for line in lines] == ["tx", "rx"]
     assert lines[0]["hex"] == encode_frame(MsgType.INFO_REQUEST, {}, 1).hex() and lines[0]["t"] <= lines[1]["t"]
+
+
+def test_record_appends_so_several_runs_make_one_recording_that_replays(served, capsys, tmp_path):
+    url, f = served.devices["K2"]["socket"], tmp_path / "session.jsonl"
+    for command in (["info"], ["status"], ["info", "+", "time"]):
+        assert cli(capsys, "--port", url, "--record", f, *command)[0] == 0
+    lines = [json.loads(line) for line in f.read_text().splitlines()]
+    assert sum("session" in line for line in lines) == 3  # one per run; a chain is one session
+    assert [MsgType(bytes.fromhex(line["hex"])[3] & 0x7F).name for line in lines if line.get("dir") == "tx"] == [
+        "INFO_REQUEST",
+        "STATUS_REQUEST",
+        "INFO_REQUEST",
+        "TIME_REQUEST",
+    ]
+    # each run's seqs start at 1 again: the session lines keep the answers with their requests
+    assert len(load_requests(f)) == 4 and all(answer is not None for _, answer in load_requests(f))
+    code, out, _ = cli(capsys, "replay", f, "--port", served.devices["K2"]["url"])
+    assert code == 0 and out.splitlines()[-1].startswith("replayed 4 requests to keylock://") and "all answers match" in out
+    # overwrite starts the file again
+    assert cli(capsys, "--port", url, "--record", f, "--record-mode", "overwrite", "info")[0] == 0
+    assert [line.get("dir") for line in map(json.loads, f.read_text().splitlines())] == [None, "tx", "rx"]
+
+
+def test_an_unanswered_request_is_not_answered_by_the_next_session(tmp_path):
+    request = encode_frame(MsgType.INFO_REQUEST, {}, 1)
+    answer = encode_frame(
+        MsgType.INFO, {"role": 1, "device_id": 1, "fw_major": 0, "fw_minor": 1, "fw_patch": 0, "protocol_version": 4, "board": b"b"}, 1
+    )
+    lines = [{"session": "a"}, {"dir": "tx", "hex": request.hex()}, {"session": "b"}]
+    lines += [{"dir": "tx", "hex": request.hex()}, {"dir": "rx", "hex": answer.hex()}]
+    f = tmp_path / "s.jsonl"
+    f.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    # without the session line, the second run's identical request would look like a retry
+    assert load_requests(f) == [(request, None), (request, answer)]
 
 
 def test_a_session_replays_with_the_same_answers(served, capsys, tmp_path):
@@ -41,9 +82,9 @@ def test_a_session_replays_with_the_same_answers(served, capsys, tmp_path):
     files = record(capsys, port, tmp_path, ["info"], ["status"], ["audit"])
     served.call(lambda s: s.advance(3600))  # an hour on: the key's clock and battery move on
     code, out, _ = cli(capsys, "replay", *files, "--port", served.devices["K1"]["url"])
-    sent = sum(json.loads(line)["dir"] == "tx" for f in files for line in f.read_text().splitlines())
+    sent = sum(line["dir"] == "tx" for f in files for line in frames(f))
     assert sent >= 4  # info, status, audit: batches, then an empty one
-    assert code == 0 and out.splitlines()[-1].startswith(f"replayed {sent} request(s) to keylock://")
+    assert code == 0 and out.splitlines()[-1].startswith(f"replayed {sent} requests to keylock://")
     assert "all answers match (ignoring battery_mV, soc_permille, temperature_dC, time, unix_s)" in out
     # strictly, the hour shows: the clock is a difference
     code, out, _ = cli(capsys, "--port", port, "replay", files[1], "--strict", "--json")
@@ -67,7 +108,7 @@ def test_a_changed_answer_is_reported(served, capsys, tmp_path):
     assert code == 1
     assert f"#1 STATUS_REQUEST seq 1: answer differs\n    flags: recorded 6, now 14\n    paired_phone: recorded 0, now {PHONE + 1}\n" in out
     assert "#1 PAIR seq 1: answer differs\n    code: recorded 'ok', now 'already_paired'\n" in out
-    assert out.splitlines()[-1].startswith("replayed 2 request(s)") and "2 differ" in out
+    assert out.splitlines()[-1].startswith("replayed 2 requests") and "2 differ" in out
 
 
 def unpair(capsys, served, port, phone):

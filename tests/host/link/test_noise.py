@@ -3,6 +3,7 @@ with that probability. Commands still succeed through retries, or fail with a cl
 `keylock: ...` (no answer, or the device's status for a damaged request): never a hang,
 never a traceback. Each run is a real `keylock` process, bounded by a timeout."""
 
+import json
 import subprocess
 import sys
 
@@ -24,8 +25,13 @@ def keylock(*argv):
     assert "Traceback" not in run.stderr, run.stderr
     assert run.returncode in (0, 1), (run.returncode, run.stderr)
     if run.returncode:
-        assert run.stderr.startswith("keylock: ") and run.stderr.count("\n") == 1, run.stderr
-        assert "no answer within" in run.stderr or "with status" in run.stderr or "expected" in run.stderr, run.stderr
+        if "--json" in argv:  # the error as JSON on stdout, its exit code kept
+            assert run.stderr == "" and json.loads(run.stdout)["exit_code"] == run.returncode, run.stdout
+            message = json.loads(run.stdout)["error"]
+        else:
+            assert run.stderr.startswith("keylock: ") and run.stderr.count("\n") == 1, run.stderr
+            message = run.stderr
+        assert "no answer within" in message or "with status" in message or "expected" in message, message
     return run
 
 
