@@ -1,5 +1,6 @@
 """Emulated devices: the real firmware apps behind one small interface, on CPython in this
-process or on real MicroPython (all devices of a site in one WebAssembly interpreter).
+process, on real MicroPython (all devices of a site in one WebAssembly interpreter), or on
+MicroPython's unix port (each device in a process of its own with a board-sized heap).
 
 Both runtimes run the same device registry, `Devices` in firmware/ports/emulator.py: how a
 device boots from its flash file, carries the world's readings over a reboot, and loses power
@@ -13,8 +14,9 @@ from typing import Any
 from ...firmware.flash import PowerCut
 from ...firmware.ports import emulator as emu_port
 from ..runtime.micropython import MicroPython, MicroPythonError
+from ..runtime.unix_port import BOARD_HEAP, UnixPort
 
-__all__ = ["CpythonDevices", "MicropythonDevices", "PowerCut", "make_devices"]
+__all__ = ["CpythonDevices", "MicropythonDevices", "PowerCut", "UnixDevices", "make_devices"]
 
 
 def _tear(tear: str, torn: bool | None) -> str:
@@ -158,9 +160,45 @@ class MicropythonDevices:
         self.mp.close()
 
 
+class UnixDevices(MicropythonDevices):
+    """Every device of a site in a MicroPython process of its own (the unix port, native) with
+    a board's heap (unix_port.BOARD_HEAP), as each would be a board: a device that does not
+    fit its heap fails here. Each process runs the same Devices registry, with one device;
+    their flash and secure files are real files in the site's folder."""
+
+    runtime = "unix"
+
+    def __init__(self, folder: Path, heap: str = BOARD_HEAP):
+        self.folder = folder
+        self.heap = heap
+        self._ports: dict[str, UnixPort] = {}
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        name = args[0]
+        if method == "add" and name not in self._ports:
+            port = UnixPort(heap=self.heap)
+            port.exec(f"from keylock_fw.ports import emulator\nDEVICES = emulator.Devices({str(self.folder)!r})")
+            self._ports[name] = port
+        if name not in self._ports:
+            raise ValueError(f"no device {name!r}")
+        source = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        try:
+            return self._ports[name].eval(f"DEVICES.{method}({source})")
+        except MicroPythonError as exc:
+            if exc.type == "ValueError":
+                raise ValueError(str(exc).strip().splitlines()[-1].partition(": ")[2]) from exc
+            raise
+
+    def close(self) -> None:
+        for port in self._ports.values():
+            port.close()
+        self._ports.clear()
+
+
+RUNTIMES = {"cpython": CpythonDevices, "micropython": MicropythonDevices, "unix": UnixDevices}
+
+
 def make_devices(runtime: str, folder: Path):
-    if runtime == "cpython":
-        return CpythonDevices(folder)
-    if runtime == "micropython":
-        return MicropythonDevices(folder)
-    raise ValueError(f"unknown runtime {runtime!r}: cpython or micropython")
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}: {', '.join(RUNTIMES)}")
+    return RUNTIMES[runtime](folder)

@@ -14,7 +14,10 @@ from ..errors import UsageError
 from ..server.server import LOCK_KINDS as LOCK_KINDS  # re-exported: a lock's `kind:`
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, 0, tzinfo=UTC)  # a Monday
-RUNTIMES = ("cpython", "micropython")
+# cpython: the firmware in the host's Python; micropython: the WebAssembly port under Node.js
+# (one interpreter per site); unix: MicroPython's unix port, one process per device with a
+# board-sized heap (an addition to SCENARIOS.md's two).
+RUNTIMES = ("cpython", "micropython", "unix")
 BATTERIES = tuple(BATTERY_PARAMS)  # the battery models keylock has
 # A key's `state:` in a scenario; `approved` (the default) is issued, receipt signed and
 # access application approved.

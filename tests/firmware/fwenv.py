@@ -4,6 +4,8 @@ import json
 import sys
 
 try:
+    import os
+
     from keylock_fw import (  # MicroPython: mounted as on a board
         audit,
         codec,
@@ -20,7 +22,9 @@ try:
         storage,
     )
 
-    DATA_DIR = "/vectors"
+    # The WebAssembly port has the vectors mounted at /vectors; the unix port reads them where
+    # they are, named by the test that starts it (tests/firmware/test_on_micropython.py).
+    DATA_DIR = (getattr(os, "getenv", None) and os.getenv("KEYLOCK_VECTORS")) or "/vectors"
 except ImportError:
     from keylock.firmware import audit, codec, crypto, device, flash, frame, hal, handshake, key_app, secure, session, signed, storage  # noqa: F401
     from keylock.protocol.vectors import VECTORS_FILE
@@ -94,7 +98,9 @@ def new_path(prefix, name):
         if ON_MICROPYTHON:
             import os
 
-            folder = "/tmp/" + prefix
+            # /tmp is the WebAssembly port's memory, or the unix port's real /tmp shared by
+            # every run: a random name keeps concurrent runs apart.
+            folder = "/tmp/" + prefix + "_" + hal.urandom(4).hex()
             try:
                 os.mkdir(folder)
             except OSError:

@@ -7,8 +7,8 @@ import sys
 
 try:
     from keylock.benchmarks import fuzz_apps_core as core
-except ImportError:  # MicroPython: tests/firmware/test_on_micropython.py mounts benchmarks/ at /kl_bench
-    sys.path.append("/kl_bench")
+except ImportError:  # MicroPython: tests/firmware/test_on_micropython.py puts benchmarks/ on the path
+    sys.path.append("/kl_bench")  # the WebAssembly port's mount; the unix port's path is set already
     import fuzz_apps_core as core
 
 try:

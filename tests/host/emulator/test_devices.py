@@ -83,3 +83,43 @@ def test_a_lock_cut_at_the_motor_pulse_is_a_brown_out_on_both_runtimes(site):
             reply = devices.call("L1", "on_key_frame", raw)
             raw = devices.call("K1", "on_lock_frame", reply)
     assert ("motor", 1) not in devices.get("L1", "outputs")
+
+
+# --- the unix port: one process per device, a board's heap each -------------------------------
+
+
+@pytest.mark.micropython
+@pytest.mark.slow
+def test_on_the_unix_port_each_device_is_a_process_of_its_own_with_a_capped_heap():
+    site = EmulatedSite("unix")
+    try:
+        site.add_lock("L1", group="depot")
+        site.add_key("K1")
+        site.server.grant("K1", groups=["depot"])
+        assert site.validate("K1") is None
+        assert site.open("K1", "L1").outcome == Outcome.GRANTED
+        ports = site.devices._ports
+        assert len({port._proc.pid for port in ports.values()}) == 2
+        words_k = int(site.devices.heap.removesuffix("wK"))
+        for port in ports.values():
+            # the heap is the board's (K KiB of 4-byte words, 8-byte words here), not the machine's
+            total = port.eval("__import__('gc').mem_free() + __import__('gc').mem_alloc()")
+            assert total <= words_k * 1024 // 4 * 8
+    finally:
+        site.close()
+
+
+@pytest.mark.micropython
+@pytest.mark.slow
+def test_a_device_that_does_not_fit_its_heap_fails_on_the_unix_port(tmp_path):
+    """The negative control: the same device in a heap far below what it needs cannot boot."""
+    from keylock.host.emulator.devices import UnixDevices
+    from keylock.host.runtime.micropython import MicroPythonError
+
+    devices = UnixDevices(tmp_path, heap="8wK")
+    try:
+        with pytest.raises(MicroPythonError) as caught:
+            devices.add("L1", "lock")
+        assert caught.value.type == "MemoryError"
+    finally:
+        devices.close()

@@ -1,6 +1,6 @@
-"""Every scenario of the library (host/scenario/library, installed with the package) on both
-runtimes: CPython, and real MicroPython (the WebAssembly port). `keylock demo` runs the same
-files."""
+"""Every scenario of the library (host/scenario/library, installed with the package) on every
+runtime: CPython, real MicroPython (the WebAssembly port), and MicroPython's unix port with
+each device in its own process and a board's heap. `keylock demo` runs the same files."""
 
 import pytest
 
@@ -13,7 +13,12 @@ LIBRARY = sorted(LIBRARY_DIR.glob("*.scenario.yaml"))
 
 
 @pytest.mark.parametrize(
-    "runtime", [pytest.param("cpython"), pytest.param("micropython", marks=[pytest.mark.micropython, pytest.mark.slow])]
+    "runtime",
+    [
+        pytest.param("cpython"),
+        pytest.param("micropython", marks=[pytest.mark.micropython, pytest.mark.slow]),
+        pytest.param("unix", marks=[pytest.mark.micropython, pytest.mark.slow]),
+    ],
 )
 @pytest.mark.parametrize("path", LIBRARY, ids=lambda p: p.name.removesuffix(".scenario.yaml"))
 def test_scenario_passes(path, runtime):
