@@ -19,8 +19,9 @@
 #   supply_adc    the supply, through a divider of supply_div (Pico: VSYS/3 on GP29)
 #   temp_adc      the temperature: the RP2040's internal sensor (ADC channel 4); on the ESP32
 #                 an analogue sensor (TMP36: 500 mV at 0 C, 10 mV/C) on an ADC1 pin
-#   flash_start, flash_len   the raw flash partition of the power-fail-safe store (rp2: bytes
-#                 from the start of the flash; esp32: a data partition labelled "keylock")
+#   flash_len     the raw flash partition of the power-fail-safe store: rp2, the top
+#                 flash_len bytes of rp2.Flash()'s region (the filesystem's, which must end
+#                 before them); esp32, a data partition labelled flash_label
 
 PICO = {
     "platform": "rp2",
@@ -40,9 +41,7 @@ PICO = {
     "supply_adc": 29,
     "supply_div": 3,
     "temp_adc": 4,
-    # The top 128 KiB of a 2 MiB Pico's flash: a build whose filesystem ends before it
-    # (README, "Real boards").
-    "flash_start": 0x1E0000,
+    # The top 128 KiB of the storage region (README, "Real boards": the filesystem made smaller).
     "flash_len": 0x20000,
 }
 

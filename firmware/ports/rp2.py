@@ -6,9 +6,11 @@
 # 0.706 V, -1.721 mV/C), good to a few degrees, which is what the lock's 85 C / -25 C limits
 # need. The ADC's reference is the 3.3 V rail.
 #
-# The store: a raw range of the QSPI flash through rp2.Flash(start, len) (MicroPython 1.23 and
-# later), outside the filesystem: a build whose filesystem leaves the top of the flash free
-# (README, "Real boards"). storage.py's A/B pages make it power-fail safe; no littlefs
+# The store: the top flash_len bytes of the flash's storage region, as its own block device
+# through rp2.Flash(start=, len=) (MicroPython 1.23 and later; start is within the region).
+# The filesystem lives in the same region, so it must end before them: a build whose frozen
+# _boot.py mounts rp2.Flash(len=region - flash_len) (README, "Real boards"); the stock one
+# mounts the whole region. storage.py's A/B pages make the store power-fail safe; no littlefs
 # file is involved.
 #
 # Secure storage, honestly: the RP2040 has none. It has no OTP for keys, no readout
@@ -50,8 +52,10 @@ class PicoDevice(board.BoardDevice):
 
 
 def open_flash(pins, sectors):
+    length = pins["flash_len"]
+    region = rp2.Flash().ioctl(4, 0) * board.SECTOR_SIZE  # the storage region's size in this build
     # start/len: MicroPython 1.23's rp2.Flash; the stubs still show the argument-less form.
-    bdev = rp2.Flash(start=pins["flash_start"], len=pins["flash_len"])  # pyright: ignore[reportCallIssue]
+    bdev = rp2.Flash(start=region - length, len=length)  # pyright: ignore[reportCallIssue]
     return board.BlockFlash(bdev, sectors)
 
 

@@ -43,9 +43,11 @@ class BlockFile:
     with an offset programs as NOR flash does (clears bits only, never erases), a write
     without one erases the blocks first; ioctl 6 erases a block to 0xFF."""
 
-    def __init__(self, path, size, block_size=4096):
+    def __init__(self, path, size, block_size=4096, base=0):
         self.block_size = block_size
         self.blocks = size // block_size
+        self.base = base  # where this device starts in the file (a range of a larger flash)
+        size += base
         try:
             self._f = open(path, "r+b")
         except OSError:
@@ -61,11 +63,10 @@ class BlockFile:
     def _check(self, addr, n):
         if addr < 0 or addr + n > self.blocks * self.block_size:
             raise OSError(22)  # EINVAL, as a port does for an access past the partition
+        return self.base + addr
 
     def readblocks(self, block, buf, offset=0):
-        addr = block * self.block_size + offset
-        self._check(addr, len(buf))
-        self._f.seek(addr)
+        self._f.seek(self._check(block * self.block_size + offset, len(buf)))
         self._f.readinto(buf)
         return True
 
@@ -75,9 +76,8 @@ class BlockFile:
             for i in range(len(buf) // self.block_size):
                 self.ioctl(6, block + i)
             offset = 0
-        addr = block * self.block_size + offset
         n = len(buf)
-        self._check(addr, n)
+        addr = self._check(block * self.block_size + offset, n)
         f.seek(addr)
         old = f.read(n)
         new = bytearray(n)
@@ -93,8 +93,7 @@ class BlockFile:
         if op == 5:
             return self.block_size
         if op == 6:
-            self._check(arg * self.block_size, self.block_size)
-            self._f.seek(arg * self.block_size)
+            self._f.seek(self._check(arg * self.block_size, self.block_size))
             self._f.write(b"\xff" * self.block_size)
             self._f.flush()
             return 0
