@@ -53,7 +53,8 @@ class PicoDevice(board.BoardDevice):
 
 def open_flash(pins, sectors):
     length = pins["flash_len"]
-    region = rp2.Flash().ioctl(4, 0) * board.SECTOR_SIZE  # the storage region's size in this build
+    blocks = rp2.Flash().ioctl(4, 0) or 0  # the storage region's size in this build, in blocks
+    region = blocks * board.SECTOR_SIZE
     # start/len: MicroPython 1.23's rp2.Flash; the stubs still show the argument-less form.
     bdev = rp2.Flash(start=region - length, len=length)  # pyright: ignore[reportCallIssue]
     return board.BlockFlash(bdev, sectors)
