@@ -2,9 +2,10 @@
 # installs calls run(ROLE, NAME): the board's pin map (ports/pins.py) picks its port module.
 #
 #   key:  while it is out, it serves its host link (phone app, wall programmer) on the console
-#         and, after AWAKE_MS without one, sleeps in steps of SLEEP_MS (lightsleep) checking the
-#         insertion switch; inserted, it powers the lock, runs one transaction over the contact
-#         (ports/contact.py), switches the lock off again and waits to be pulled out.
+#         and, after AWAKE_MS without one, sleeps in steps of SLEEP_MS checking its insertion
+#         switch (lightsleep, not deepsleep: a deep sleep wakes through a reset, and the key
+#         keeps its phone pairing in RAM); inserted, it powers the lock, runs one transaction
+#         over the contact (ports/contact.py), switches the lock off and waits to be pulled out.
 #   lock: powered by the key, it serves the contact from power-up (and its host link on the
 #         console, for provisioning on the bench) until the power goes.
 #
@@ -87,13 +88,13 @@ class Host:
         return False
 
 
-def key_loop(app, dev, link, host, rounds=None):
-    """The key: a transaction per insertion. `rounds` bounds the insertions (None: for ever)."""
+def key_loop(app, dev, link, host):
+    """The key: a transaction per insertion, for ever."""
     awake_from = time.ticks_ms()
-    while rounds is None or rounds > 0:
+    while True:
         if dev.inserted():
             dev.power_lock(True)
-            dev.sleep_ms(contact.LOCK_BOOT_MS)
+            time.sleep_ms(contact.LOCK_BOOT_MS)  # awake: the lock's supply must stay on
             dev.sample()
             contact.transact(app, link)
             dev.power_lock(False)
@@ -101,8 +102,6 @@ def key_loop(app, dev, link, host, rounds=None):
                 host.serve(POLL_MS)
             dev.leds_off()
             awake_from = time.ticks_ms()
-            if rounds is not None:
-                rounds -= 1
         elif host.serve(POLL_MS):
             awake_from = time.ticks_ms()
         elif time.ticks_diff(time.ticks_ms(), awake_from) > AWAKE_MS:
