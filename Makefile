@@ -12,12 +12,16 @@ PY_STAMP := $(VENV)/.keylock-installed
 NODE_STAMP := node_modules/.keylock-installed
 STUBS := micropython-rp2-stubs==1.27.0.post1
 STUBS_STAMP := .typings/.keylock-installed
+# The ESP32 port's own typeshed: its `machine` and `esp32` differ from the RP2040's, so the
+# two boards' stubs live in two folders (firmware/pyrightconfig.esp32.json reads this one).
+ESP32_STUBS := micropython-esp32-stubs==1.27.0.post1
+ESP32_STUBS_STAMP := .typings-esp32/.keylock-installed
 WHEELHOUSE := .wheelhouse
 WHEELHOUSE_STAMP := $(WHEELHOUSE)/.keylock-filled
 
 .PHONY: setup demo test lint codec clean
 
-setup: $(PY_STAMP) $(NODE_STAMP) $(STUBS_STAMP) $(WHEELHOUSE_STAMP)
+setup: $(PY_STAMP) $(NODE_STAMP) $(STUBS_STAMP) $(ESP32_STUBS_STAMP) $(WHEELHOUSE_STAMP)
 
 # firmware/version.py: the package's version is read from it at install time.
 $(PY_STAMP): pyproject.toml firmware/version.py
@@ -35,6 +39,11 @@ $(NODE_STAMP): package.json package-lock.json
 $(STUBS_STAMP): $(PY_STAMP) Makefile
 	rm -rf .typings
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-user --target .typings $(STUBS)
+	touch $@
+
+$(ESP32_STUBS_STAMP): $(PY_STAMP) Makefile
+	rm -rf .typings-esp32
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-user --target .typings-esp32 $(ESP32_STUBS)
 	touch $@
 
 # Wheels of keylock's runtime dependencies (pyproject's [project].dependencies, with theirs)
@@ -65,4 +74,4 @@ codec: $(PY_STAMP)
 	$(PY) -m keylock.protocol.gen_codec --write
 
 clean:
-	rm -rf $(VENV) node_modules .typings .pytest_cache .hypothesis $(WHEELHOUSE)
+	rm -rf $(VENV) node_modules .typings .typings-esp32 .pytest_cache .hypothesis $(WHEELHOUSE)

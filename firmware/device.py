@@ -17,6 +17,10 @@ class Device:
         self.ticks = 0  # a free-running millisecond counter wrapping at 2**30 (a board's time.ticks_ms; the emulator's virtual time)
         self.outputs = []  # (what, detail) in order: ("led", "warn"), ("motor", 1), ...
 
+    def sample(self):
+        """Take the readings afresh. A board port reads its ADCs here (ports/board.py), once
+        before each transaction; the emulator sets the attributes itself instead."""
+
     def urandom(self, n):
         return hal.urandom(n)
 

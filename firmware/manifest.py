@@ -11,12 +11,16 @@
 # reads firmware/FILE. MicroPython's own tools (a frozen build, mip) would need this folder
 # copied as keylock_fw/ beside this file.
 #
+# The board ports: with a board (`keylock flash --board pico`, which includes this manifest
+# with options.board), its port goes too: ports/ common to boards and the one module its pin
+# map (ports/pins.py) names; main.py then starts that port. Without a board (the emulated
+# board, `--board webassembly`), no port: main.py serves the host link only (board_main).
+#
 # Not flashed, on purpose (tests/host/runtime/test_manifest.py fails on any other .py left
 # out, so a new module cannot be forgotten):
 #   manifest.py         this file: read on the host
-#   ports/__init__.py   no board port exists yet; ports/rp2.py, ports/esp32.py will be listed
-#                       here with it, each for its board
 #   ports/emulator.py   the emulator's port: it runs only in the emulator
+#   ports/rp2.py, ports/esp32.py   each only to its own board
 import ast
 import os
 
@@ -36,26 +40,42 @@ metadata(
     description="keylock firmware for key and lock: protocol, handshake, storage, apps and the board's host link",
 )
 
-package(
-    "keylock_fw",
-    files=[
-        "__init__.py",
-        "_const.py",
-        "audit.py",
-        "board_main.py",
-        "codec.py",
-        "crypto.py",
-        "device.py",
-        "flash.py",
-        "frame.py",
-        "hal.py",
-        "handshake.py",
-        "secure.py",
-        "key_app.py",
-        "lock_app.py",
-        "session.py",
-        "signed.py",
-        "storage.py",
-        "version.py",
-    ],
-)
+FILES = [
+    "__init__.py",
+    "_const.py",
+    "audit.py",
+    "board_main.py",
+    "codec.py",
+    "crypto.py",
+    "device.py",
+    "flash.py",
+    "frame.py",
+    "hal.py",
+    "handshake.py",
+    "secure.py",
+    "key_app.py",
+    "lock_app.py",
+    "session.py",
+    "signed.py",
+    "storage.py",
+    "version.py",
+]
+PORTS_COMMON = ["ports/__init__.py", "ports/board.py", "ports/contact.py", "ports/main.py", "ports/pins.py"]
+
+
+def _pin_maps():
+    # ports/pins.py is plain data: its BOARDS, read here as the board does, never typed twice.
+    names = {}
+    with open(os.path.join(os.path.dirname(__file__), "ports", "pins.py")) as f:
+        exec(f.read(), names)
+    return names["BOARDS"]
+
+
+options.defaults(board=None)
+if options.board is not None:
+    maps = _pin_maps()
+    if options.board not in maps:
+        raise ValueError("no pin map for the board " + repr(options.board) + " in ports/pins.py (" + ", ".join(sorted(maps)) + ")")
+    FILES += PORTS_COMMON + ["ports/" + maps[options.board]["module"] + ".py"]
+
+package("keylock_fw", files=FILES)

@@ -5,11 +5,16 @@ then check that the board answers INFO as the role asked for, with this firmware
 Steps, each with the real tools, as you would run them by hand:
   1. mpy-cross compiles the files firmware/manifest.py lists, and only those, to .mpy (in a
      temporary folder laid out as the board's /lib: keylock_fw/..., subfolders kept);
+     With --board NAME for a board that has a pin map (firmware/ports/pins.py: pico, esp32)
+     the manifest adds that board's port and mpy-cross compiles for its CPU (-march: armv6m
+     for the Pico, xtensawin for the ESP32), so its native code runs there;
   2. mpremote asks the board for its platform and .mpy version (--board NAME: refuse unless
-     its sys.platform is NAME, e.g. rp2, esp32, nrf, webassembly);
+     its sys.platform is the board's, rp2 for a pico, or NAME itself for a platform name such
+     as nrf or webassembly; --any-platform copies anyway);
   3. mpremote copies them to /lib/keylock_fw/ (old files removed first, so no stale .py
      shadows a new .mpy and nothing the manifest no longer lists stays), installs /main.py,
-     which serves the role's host link on the board's console (keylock_fw.board_main),
+     which starts the role's loop on the board's port (keylock_fw.ports.main: the contact
+     and the host link) or, with no board port, serves the host link (keylock_fw.board_main),
      checks every file by SHA-256 on the board, and resets the board (machine.reset()),
      which runs main.py;
   4. keylock sends INFO over the same port and checks the answer.
@@ -26,6 +31,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ...firmware.ports.pins import BOARDS as PIN_MAPS
 from ...protocol.codes import ROLE_NAMES, MsgType
 from ..errors import KeylockError, UsageError
 from ..link.transport import DeviceError, NoAnswer, PortError, Transport, TransportError
@@ -63,9 +69,11 @@ class Copied:
 # --- 1. compile ---------------------------------------------------------------------------
 
 
-def firmware_manifest() -> manifest.Manifest:
-    """What a board gets: firmware/manifest.py's files, every one inside the package."""
-    read = manifest.read(MANIFEST, package_dirs={PACKAGE: FIRMWARE_DIR})
+def firmware_manifest(board: str | None = None) -> manifest.Manifest:
+    """What a board gets: firmware/manifest.py's files, every one inside the package; with a
+    `board` that has a pin map, its port too (the manifest's options.board)."""
+    options = {"board": board} if board in PIN_MAPS else None
+    read = manifest.read(MANIFEST, package_dirs={PACKAGE: FIRMWARE_DIR}, options=options)
     if not read.files:
         raise KeylockError(f"{MANIFEST.name} lists no files: a board would get no firmware")
     for entry in read.files:
@@ -93,15 +101,24 @@ def mpy_cross_version() -> str:
     return proc.stdout.strip()
 
 
-def compile_firmware(build: Path) -> list[Compiled]:
-    """Every file of the manifest to BUILD/TARGET.mpy (BUILD/keylock_fw/ports/rp2.mpy)."""
+def mpy_arch(board: str | None) -> str | None:
+    """mpy-cross's -march for a board with a pin map; None (no native code) otherwise."""
+    return PIN_MAPS[board]["mpy_arch"] if board in PIN_MAPS else None
+
+
+def compile_firmware(build: Path, board: str | None = None) -> list[Compiled]:
+    """Every file of the manifest (for `board`) to BUILD/TARGET.mpy (BUILD/keylock_fw/ports/rp2.mpy),
+    compiled for the board's CPU when it has a pin map."""
     mpy_cross = _tool("mpy-cross")
+    arch = mpy_arch(board)
     compiled = []
-    for entry in firmware_manifest().files:
+    for entry in firmware_manifest(board).files:
         mpy = build / (entry.target.removesuffix(".py") + ".mpy")
         mpy.parent.mkdir(parents=True, exist_ok=True)
         # -s: the name tracebacks show on the board, its path there.
         args = [mpy_cross, "-o", str(mpy), "-s", entry.target]
+        if arch is not None:
+            args.append(f"-march={arch}")
         if entry.opt is not None:
             args.append(f"-O{entry.opt}")
         proc = subprocess.run([*args, str(entry.source)], capture_output=True, text=True)
@@ -127,7 +144,40 @@ def mpy_version(path: Path) -> int:
     return header[1]
 
 
-def main_py(role: str) -> str:
+# The CPU a .mpy's native code is for: byte 2 of its header, bits 2-5 (MicroPython's
+# MPY_FEATURE_DECODE_ARCH); 0 when the file holds bytecode only and runs anywhere.
+MPY_ARCHES = (
+    "none",
+    "x86",
+    "x64",
+    "armv6",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "armv7emdp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+    "rv64imc",
+)
+
+
+def mpy_arch_of(path: Path) -> str:
+    header = path.read_bytes()[:4]
+    mpy_version(path)
+    index = header[2] >> 2
+    return MPY_ARCHES[index] if index < len(MPY_ARCHES) else f"arch {index}"
+
+
+def main_py(role: str, board: str | None = None) -> str:
+    if board in PIN_MAPS:
+        return (
+            f"# keylock {role} firmware for the {board} board: the {role}'s loop on its port (contact and host link).\n"
+            "# Installed by `keylock flash`; Ctrl-C between frames (mpremote does that) returns to the REPL.\n"
+            f"from {PACKAGE}.ports import main\n"
+            f"main.run({role!r}, {board!r})\n"
+        )
     return (
         f"# keylock {role} firmware: serves the {role}'s host link on this board's console.\n"
         "# Installed by `keylock flash`; Ctrl-C between frames (mpremote does that) returns to the REPL.\n"
@@ -336,20 +386,26 @@ def _check_port(port: str) -> None:
         )
 
 
-def flash(port: str, role: str, board: str | None = None, timeout_s: float = 20.0) -> dict:
-    """Compile, deploy, reset and check; the report as a dict."""
+def flash(port: str, role: str, board: str | None = None, timeout_s: float = 20.0, any_platform: bool = False) -> dict:
+    """Compile, deploy, reset and check; the report as a dict. `board` is a board with a pin
+    map (pico, esp32: its port, its CPU) or a sys.platform name to insist on; `any_platform`
+    copies even to a board whose sys.platform is another."""
     if role not in ROLES:
         raise UsageError(f"--role must be key or lock, not {role!r}")
+    if board is not None and not board.strip():
+        raise UsageError("--board is empty")
     _check_port(port)
+    platform = PIN_MAPS[board]["platform"] if board in PIN_MAPS else board
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="keylock-flash-") as tmp:
         build = Path(tmp)
-        compiled = compile_firmware(build)
+        compiled = compile_firmware(build, board)
         board_info = probe(port)
         refusal = None
         file_mpy = mpy_version(compiled[0].path)
-        if board and board_info["platform"] != board:
-            refusal = f"the board on {port} is a {board_info['platform']} board (sys.platform), not {board}"
+        if platform and board_info["platform"] != platform and not any_platform:
+            named = board if platform == board else f"{platform} (a {board})"
+            refusal = f"the board on {port} is a {board_info['platform']} board (sys.platform), not {named}"
         elif board_info["mpy_version"] and board_info["mpy_version"] != file_mpy:
             refusal = (
                 f"the board's MicroPython {board_info['micropython']} loads .mpy version {board_info['mpy_version']}, "
@@ -360,7 +416,7 @@ def flash(port: str, role: str, board: str | None = None, timeout_s: float = 20.
             mpremote(port, ["reset"], "resetting the board after refusing it")
             raise KeylockError(f"{refusal}: nothing was copied, and the board was reset to run what it had")
         main = build / "main.py"
-        main.write_text(main_py(role))
+        main.write_text(main_py(role, board))
         copied = deploy(port, compiled, main)
         info = ask_info(port, timeout_s)
         check_info(port, role, info)
@@ -368,6 +424,8 @@ def flash(port: str, role: str, board: str | None = None, timeout_s: float = 20.
         "port": port,
         "role": role,
         "board": board_info,
+        "pin_map": board if board in PIN_MAPS else None,
+        "mpy_arch": mpy_arch(board),
         "mpy_cross": mpy_cross_version(),
         "compiled": [c.report() for c in compiled],
         "copied": [asdict(c) for c in copied],

@@ -71,11 +71,12 @@ class Options:
         return self._given.get(name, self._defaults.get(name))
 
 
-def read(path: Path, package_dirs: dict[str, Path] | None = None) -> Manifest:
+def read(path: Path, package_dirs: dict[str, Path] | None = None, options: dict | None = None) -> Manifest:
     """Run the manifest at PATH; its metadata and files. `package_dirs` maps a package name
-    to its folder on this host, for packages whose folder has another name."""
+    to its folder on this host, for packages whose folder has another name; `options` is the
+    manifest's own `options` (as include() gives an included one: {"board": "pico"})."""
     reader = _Reader(Path(path).resolve(), {name: Path(p).resolve() for name, p in (package_dirs or {}).items()})
-    reader.run(reader.manifest.path, {})
+    reader.run(reader.manifest.path, dict(options or {}))
     return reader.manifest
 
 
