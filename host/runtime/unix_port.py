@@ -76,6 +76,31 @@ def micropython_command() -> str:
     return found
 
 
+# sys.implementation._mpy >> 10 (py/persistentcode.h's MP_NATIVE_ARCH_*) as mpy-cross's -march.
+NATIVE_ARCHES = (
+    "",
+    "x86",
+    "x64",
+    "armv6",
+    "armv6m",
+    "armv7m",
+    "armv7em",
+    "armv7emsp",
+    "armv7emdp",
+    "xtensa",
+    "xtensawin",
+    "rv32imc",
+    "rv64imc",
+)
+
+
+def native_arch() -> str:
+    """The unix port's CPU as mpy-cross names it: board ports carry native code for theirs."""
+    proc = subprocess.run([micropython_command(), "-c", "import sys; print(sys.implementation._mpy >> 10)"], capture_output=True, text=True)
+    number = int(proc.stdout.strip() or 0)
+    return NATIVE_ARCHES[number] if number < len(NATIVE_ARCHES) else ""
+
+
 def compiled_firmware() -> Path:
     """A folder holding keylock_fw/ as .mpy files of the firmware as it is now (mpy-cross),
     cached by the sources' hash: the same sources are compiled once."""
@@ -83,6 +108,8 @@ def compiled_firmware() -> Path:
     digest = hashlib.sha256()
     for path in sources:
         digest.update(str(path.relative_to(FIRMWARE_DIR)).encode() + b"\0" + path.read_bytes())
+    arch = native_arch()
+    digest.update(arch.encode())
     folder = CACHE / digest.hexdigest()[:16]
     if (folder / ".complete").is_file():
         return folder
@@ -97,7 +124,8 @@ def compiled_firmware() -> Path:
         target = building / FIRMWARE_PACKAGE / relative.with_suffix(".mpy")
         target.parent.mkdir(parents=True, exist_ok=True)
         source_name = f"{FIRMWARE_PACKAGE}/{relative.as_posix()}"
-        proc = subprocess.run([tool, "-o", str(target), "-s", source_name, str(path)], capture_output=True, text=True)
+        march = [f"-march={arch}"] if arch else []
+        proc = subprocess.run([tool, *march, "-o", str(target), "-s", source_name, str(path)], capture_output=True, text=True)
         if proc.returncode != 0:
             shutil.rmtree(building, ignore_errors=True)
             raise MicroPythonError(f"mpy-cross could not compile {relative}: {proc.stderr.strip()}", "CompileError")
