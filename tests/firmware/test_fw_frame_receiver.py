@@ -122,6 +122,27 @@ def test_byte_path_and_chunks_agree_with_the_reference_on_noisy_streams():
             assert (r.dropped, r.rejected) == (ref.dropped, ref.rejected), case
 
 
+def test_byte_path_chunks_and_idle_mixed_agree_with_the_reference():
+    # feed_byte keeps its count apart from the other methods between decisions: any mix of
+    # the three, with the line going quiet anywhere, must behave as the reference does.
+    rng = Lcg(12)
+    for case in range(120):
+        stream = noisy_stream(rng) + noisy_stream(rng)
+        ref, r = Reference(), frame.Receiver()
+        want, got, i = [], [], 0
+        while i < len(stream):
+            n = 1 + rng.below(30)
+            chunk = stream[i : i + n]
+            i += n
+            want += ref.feed(chunk)
+            got += by_bytes(r, chunk) if rng.below(2) else r.feed(chunk)
+            if rng.below(5) == 0:
+                want += ref.idle()
+                got += r.idle()
+        assert got == want, case
+        assert (r.dropped, r.rejected) == (ref.dropped, ref.rejected), case
+
+
 def test_the_byte_path_returns_each_frame_once_at_its_last_byte():
     r = frame.Receiver()
     signals = [r.feed_byte(c) for c in HELLO]
