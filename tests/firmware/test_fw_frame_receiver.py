@@ -175,3 +175,18 @@ def test_the_longest_frame_byte_by_byte():
     r = frame.Receiver()
     assert by_bytes(r, b"\x00" + longest + longest) == [longest, longest]
     assert (r.dropped, r.rejected) == (1, 0)
+
+
+def test_check_value_is_the_crc32_of_every_valid_frame_of_a_length():
+    # What the handshake checks its fixed-length frames against: one constant per length.
+    by_length = {}
+    for f in FRAMES:
+        by_length.setdefault(len(f), []).append(f)
+    shared = [fs for fs in by_length.values() if len(fs) > 1]
+    assert shared  # lengths shared by different frames: the constant does not depend on contents
+    for n, fs in by_length.items():
+        assert [crc32(f) for f in fs] == [frame.check_value(n)] * len(fs), n
+    damaged = bytearray(HELLO)
+    damaged[-1] ^= 1  # its CRC
+    assert crc32(damaged) != frame.check_value(len(HELLO))
+    assert frame.check_value(len(HELLO)) != frame.check_value(len(HELLO) + 1)
