@@ -82,14 +82,17 @@ class Console:
     def feed(self, data):
         """Hand bytes to the receiver and answer every complete frame. Raises
         KeyboardInterrupt at a 0x03 between frames; the rest of `data` is not used then
-        (serve() reads one byte at a time, so what follows stays for the REPL)."""
+        (serve() reads one byte at a time, so what follows stays for the REPL). Between
+        frames nothing is allocated per byte (tests/firmware/test_receive_heap_lock.py)."""
+        receiver = self.receiver
         for i in range(len(data)):
             c = data[i]
             if c == _CTRL_C and self._head == 0 and self._left == 0:
                 raise KeyboardInterrupt
             self._track(c)
-            for raw in self.receiver.feed(data[i : i + 1]):
-                self._answer(raw)
+            if receiver.feed_byte(c):  # allocates nothing until a frame is complete
+                for raw in receiver.take():
+                    self._answer(raw)
 
     def _answer(self, raw):
         reply = self.app.on_host_frame(raw)
@@ -112,6 +115,7 @@ class Console:
         rx = self.rx
         poller = _poller(rx)
         quiet = True
+        byte = bytearray(1)  # read into, not read(1): no new bytes object per byte received
         while True:
             if poller is not None:
                 if not poller.poll(-1 if quiet else IDLE_MS):
@@ -119,11 +123,10 @@ class Console:
                     self.idle()
                     continue
                 quiet = False
-            data = rx.read(1)  # blocks until a byte arrives, on a board and on a pty
-            if not data:
+            if not rx.readinto(byte):  # blocks until a byte arrives, on a board and on a pty
                 self.idle()  # the end of input: nothing pending will ever complete
                 return
-            self.feed(data)
+            self.feed(byte)
 
 
 def _poller(stream):
