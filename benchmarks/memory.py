@@ -90,8 +90,32 @@ def prepare(folder: Path) -> None:
     lock = boot(lock_app.LockApp, "lock", lock_app.FLASH_SECTORS)
     compartment = {"kind": codec.TARGET_GROUP, "target": GROUP}
     nobody = {"kind": codec.TARGET_LOCK, "target": 0}
-    _host(key, codec.T_PROVISION, {"role": codec.ROLE_KEY, "device_id": KEY_ID, "groups": [], "compartment": nobody, "epoch": 0, "secret": KEY_OWN, "compartment_secret": bytes(32)})
-    _host(lock, codec.T_PROVISION, {"role": codec.ROLE_LOCK, "device_id": LOCK_ID, "groups": [GROUP], "compartment": compartment, "epoch": 1, "secret": LOCK_OWN, "compartment_secret": SITE})
+    _host(
+        key,
+        codec.T_PROVISION,
+        {
+            "role": codec.ROLE_KEY,
+            "device_id": KEY_ID,
+            "groups": [],
+            "compartment": nobody,
+            "epoch": 0,
+            "secret": KEY_OWN,
+            "compartment_secret": bytes(32),
+        },
+    )
+    _host(
+        lock,
+        codec.T_PROVISION,
+        {
+            "role": codec.ROLE_LOCK,
+            "device_id": LOCK_ID,
+            "groups": [GROUP],
+            "compartment": compartment,
+            "epoch": 1,
+            "secret": LOCK_OWN,
+            "compartment_secret": SITE,
+        },
+    )
     server = crypto.server_key(crypto.HmacKey(SITE))
     servers = [(codec.TARGET_GROUP, GROUP, server)]
     right = {"target": GROUP, "kind": codec.TARGET_GROUP, "days": codec.DAY_ALL, "from_min": 0, "to_min": 1440}
@@ -133,7 +157,9 @@ def build(folder: Path) -> None:
 
     compile_firmware(folder)
     proc = subprocess.run(
-        [_mpy_cross(), "-o", str(folder / "memory_role.mpy"), "-s", "memory_role.py", str(HERE / "memory_role.py")], capture_output=True, text=True
+        [_mpy_cross(), "-o", str(folder / "memory_role.mpy"), "-s", "memory_role.py", str(HERE / "memory_role.py")],
+        capture_output=True,
+        text=True,
     )
     if proc.returncode != 0:
         raise UnixPortError(f"mpy-cross could not compile memory_role.py: {proc.stderr.strip()}")
@@ -168,7 +194,17 @@ def transaction(port: Path, build_dir: Path, devices: Path, heap_wk: dict[str, i
     procs, logs = {}, {}
     for role in ROLES:
         logs[role] = open(devices / f"{role}.stderr", "w+b")  # noqa: SIM115 (closed below)
-        cmd = [str(port), "-X", f"heapsize={heap_wk[role]}wK", "-m", "memory_role", role, str(devices), str(START_S + 60), str(devices / f"{role}.result")]
+        cmd = [
+            str(port),
+            "-X",
+            f"heapsize={heap_wk[role]}wK",
+            "-m",
+            "memory_role",
+            role,
+            str(devices),
+            str(START_S + 60),
+            str(devices / f"{role}.result"),
+        ]
         procs[role] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logs[role], env=env)
     watchdog = threading.Timer(timeout_s, lambda: [p.kill() for p in procs.values()])
     watchdog.start()
@@ -340,7 +376,9 @@ def main(argv=None) -> int:
     print(f"{'role':6} {'mpy B':>7} {'imports wK':>10} {'booted wK':>9} {'live peak wK':>12} {'min heap wK':>11} {'64wK':>5} {'48wK':>5}")
     for role in ROLES:
         x = r[role]
-        print(f"{role:6} {x['mpy_bytes']:7} {x['imports_wK']:10} {x['booted_wK']:9} {x['peak_live_wK']:12} {x['min_heap_wK']:11} {x['at_64wK']!s:>5} {x['at_48wK']!s:>5}")
+        print(
+            f"{role:6} {x['mpy_bytes']:7} {x['imports_wK']:10} {x['booted_wK']:9} {x['peak_live_wK']:12} {x['min_heap_wK']:11} {x['at_64wK']!s:>5} {x['at_48wK']!s:>5}"
+        )
     return 0
 
 

@@ -5,7 +5,8 @@
 #
 # The device boots from FOLDER/ROLE.flash and FOLDER/ROLE.secure (prepared on CPython by the
 # host), then serves its contact link on stdin/stdout as raw frames: each read whole into one
-# preallocated buffer (a board's UART receive buffer) by its length field. The key sends its
+# preallocated buffer (a board's UART receive buffer) by its length field and handed to the app
+# as a memoryview of it. The key sends its
 # HELLO first and exits when its transaction is over; the lock answers until stdin closes.
 # A lock that has no answer writes one 0x00 byte (never a frame's start).
 # RESULT_FILE gets `name value` lines: heap figures by gc.mem_alloc() (after gc.collect(), so
@@ -44,12 +45,12 @@ def _read_exact(stdin, mv, start, end):
 def main(argv):
     role, folder, key_time_s, result_path = argv[0], argv[1], int(argv[2]), argv[3]
     base = _live()
-    from keylock_fw import device, flash, secure
+    from keylock_fw import device, flash, secure  # pyright: ignore[reportMissingImports]
 
     if role == "key":
-        from keylock_fw import key_app as app_module
+        from keylock_fw import key_app as app_module  # pyright: ignore[reportMissingImports]
     else:
-        from keylock_fw import lock_app as app_module
+        from keylock_fw import lock_app as app_module  # pyright: ignore[reportMissingImports]
     imports = _live() - base
     stem = folder + "/" + role
     dev = device.Device(flash.FileFlash(stem + ".flash", app_module.FLASH_SECTORS), secure.FileSecureStorage(stem + ".secure"))
@@ -77,9 +78,8 @@ def main(argv):
         frames += 1
         biggest = max(biggest, n)
         out = None
-        raw = bytes(mv[:n])
-        out = app.on_lock_frame(raw) if role == "key" else app.on_key_frame(raw)
-        raw = None
+        # The frame where it was received, as a zero-copy receiver hands it over.
+        out = app.on_lock_frame(mv[:n]) if role == "key" else app.on_key_frame(mv[:n])
         live = _live() - base
         peak = max(peak, live)
         if out is not None:

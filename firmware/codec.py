@@ -50,6 +50,7 @@ OVERHEAD = const(9)
 PROTOCOL_VERSION = const(4)
 LOW_BATTERY_PERMILLE = const(150)
 SIGNED_COMMANDS = (71, 73, 74, 17, 77, 72)
+MAX_BLOCKLIST = const(4000)
 
 # --- MsgType (protocol/codes.py)
 T_HS_HELLO = const(1)

@@ -17,7 +17,7 @@ from construct import Bytes, FormatField, Renamed, Struct
 
 from . import codes, frame
 from .adapters import CodeEnum, Counted, VarBytes
-from .messages import MESSAGES, STRUCTS
+from .messages import MAX_BLOCKLIST, MESSAGES, STRUCTS
 
 FIRMWARE_CODEC = Path(__file__).resolve().parent.parent / "firmware" / "codec.py"
 
@@ -229,6 +229,7 @@ def generate() -> str:
     for name in codes.EXPORTED_FIGURES:
         out.append(f"{name} = const({getattr(codes, name)})")
     out.append(f"SIGNED_COMMANDS = ({', '.join(str(int(t)) for t in codes.SIGNED_COMMANDS)})")
+    out.append(f"MAX_BLOCKLIST = const({MAX_BLOCKLIST})")  # a BLOCKLIST_UPDATE's most key ids
     for prefix, enum in codes.EXPORTED.items():
         out += ["", f"# --- {enum.__name__} (protocol/codes.py)"]
         for member in enum:
