@@ -137,15 +137,16 @@ class LockApp:
 
     def on_key_frame(self, raw):
         """The reply to one frame from the key, or None (nothing is sent: the key times out).
-        `raw`: bytes, or a memoryview into a receive buffer (a 16 KB BLOCKLIST_UPDATE is never
-        copied whole more than once: split's payload here is dropped at once)."""
+        `raw`: bytes, or a memoryview into a receive buffer (a 16 KB BLOCKLIST_UPDATE is
+        copied whole once, by the session's split, and its CRC checked once)."""
         if not self.cfg:
             return None
+        if len(raw) > 3 and raw[3] & codec.SECURED and self._session is not None:
+            return self._on_secured(raw)  # the session checks the whole frame itself
         try:
             t, secured, seq, _payload = frame.split(raw)
         except frame.FrameError:
             return None
-        _payload = None
         if t == codec.T_HS_HELLO and not secured:
             self._session = None
             try:
@@ -177,10 +178,13 @@ class LockApp:
             self._asked_blocklist = self._decided = False
             self._slow = _ticks_diff(self.dev.ticks_ms(), self._challenge_ticks) > MAX_ROUND_TRIP_MS
             return reply
-        if not secured or self._session is None:
-            return None
+        return None  # a secured frame outside a session, or a plain one that is no handshake
+
+    def _on_secured(self, raw):
+        session = self._session
+        assert session is not None
         try:
-            t, seq, m = self._session.open(raw, _decode)
+            t, seq, m = session.open(raw, _decode)
         except SessionError:
             return None
         if t == codec.T_CREDENTIAL:
