@@ -37,6 +37,108 @@ def _bytes(v, n):
     return v
 
 
+# A structure is a layout: a bytes program that _enc and _dec interpret (one table, not two
+# functions per message: the generated functions took twice the heap on a board). Fields in
+# order, each an op byte and its arguments (names, code sets and structures by index into
+# _NAMES, _CODES and _STRUCTS; C: a struct format character; max: u16 little-endian):
+#   i C name                an integer (its range from C)
+#   c C name codes          an integer that is one of _CODES[codes]
+#   s name length           bytes of a fixed length
+#   N C name max C2         a list (count C, at most max) of integers C2
+#   M C name max struct     a list (count C, at most max) of structures
+#   v C name max            bytes counted by C, at most max
+#   t name struct           a nested structure
+_RANGES = {66: (0, 255), 98: (-128, 127), 72: (0, 65535), 104: (-32768, 32767), 73: (0, 4294967295), 105: (-2147483648, 2147483647), 76: (0, 4294967295), 108: (-2147483648, 2147483647)}
+_FMT = {66: '<B', 98: '<b', 72: '<H', 104: '<h', 73: '<I', 105: '<i', 76: '<L', 108: '<l'}
+_SIZES = {66: 1, 98: 1, 72: 2, 104: 2, 73: 4, 105: 4, 76: 4, 108: 4}
+
+
+def _enc(layout, m, out):
+    i = 0
+    while i < len(layout):
+        op = layout[i]
+        if op == 115:  # s
+            n = layout[i + 2]
+            out.append(pack("<%ds" % n, _bytes(m[_NAMES[layout[i + 1]]], n)))
+            i += 3
+            continue
+        if op == 116:  # t
+            _enc(_STRUCTS[layout[i + 2]], m[_NAMES[layout[i + 1]]], out)
+            i += 3
+            continue
+        c, v = layout[i + 1], m[_NAMES[layout[i + 2]]]
+        if op == 105:  # i
+            lo, hi = _RANGES[c]
+            out.append(pack(_FMT[c], _int(v, lo, hi)))
+            i += 3
+        elif op == 99:  # c
+            out.append(pack(_FMT[c], _code(v, _CODES[layout[i + 3]])))
+            i += 4
+        else:  # a count and what it counts
+            if op == 118:  # v
+                v = bytes(v)
+            out.append(pack(_FMT[c], _int(len(v), 0, layout[i + 3] | layout[i + 4] << 8)))
+            if op == 118:
+                out.append(v)
+            elif op == 78:  # N
+                c = layout[i + 5]
+                lo, hi = _RANGES[c]
+                for x in v:
+                    out.append(pack(_FMT[c], _int(x, lo, hi)))
+            else:  # M
+                sub = _STRUCTS[layout[i + 5]]
+                for x in v:
+                    _enc(sub, x, out)
+            i += 5 if op == 118 else 6
+
+
+def _dec(layout, b, o):
+    m = {}
+    i = 0
+    while i < len(layout):
+        op = layout[i]
+        if op == 115:  # s
+            n = layout[i + 2]
+            m[_NAMES[layout[i + 1]]] = unpack_from("<%ds" % n, b, o)[0]
+            o += n
+            i += 3
+            continue
+        if op == 116:  # t
+            m[_NAMES[layout[i + 1]]], o = _dec(_STRUCTS[layout[i + 2]], b, o)
+            i += 3
+            continue
+        c, name = layout[i + 1], _NAMES[layout[i + 2]]
+        v = unpack_from(_FMT[c], b, o)[0]
+        o += _SIZES[c]
+        if op == 105:  # i: in range by construction
+            m[name] = v
+            i += 3
+        elif op == 99:  # c
+            m[name] = _code(v, _CODES[layout[i + 3]])
+            i += 4
+        else:
+            n = _int(v, 0, layout[i + 3] | layout[i + 4] << 8)
+            if op == 118:  # v
+                m[name] = unpack_from("<%ds" % n, b, o)[0]
+                o += n
+                i += 5
+                continue
+            v = []
+            if op == 78:  # N
+                c = layout[i + 5]
+                for _ in range(n):
+                    v.append(unpack_from(_FMT[c], b, o)[0])
+                    o += _SIZES[c]
+            else:  # M
+                sub = _STRUCTS[layout[i + 5]]
+                for _ in range(n):
+                    x, o = _dec(sub, b, o)
+                    v.append(x)
+            m[name] = v
+            i += 6
+    return m, o
+
+
 # --- frame layer (protocol/frame.py)
 START = const(165)
 SECURED = const(128)
@@ -50,6 +152,7 @@ OVERHEAD = const(9)
 PROTOCOL_VERSION = const(4)
 LOW_BATTERY_PERMILLE = const(150)
 SIGNED_COMMANDS = (71, 73, 74, 17, 77, 72)
+MAX_BLOCKLIST = const(4000)
 
 # --- MsgType (protocol/codes.py)
 T_HS_HELLO = const(1)
@@ -152,596 +255,46 @@ DAY_SUN = const(64)
 DAY_ALL = const(127)
 
 
-# --- structures (protocol/messages.py STRUCTS)
-
-def _e_access_right(m, out):
-    out.append(pack('<LBBHH', _int(m['target'], 0, 4294967295), _code(m['kind'], _V_TARGETKIND), _int(m['days'], 0, 255), _int(m['from_min'], 0, 65535), _int(m['to_min'], 0, 65535)))
-
-def _d_access_right(b, o):
-    m = {}
-    v = unpack_from('<LBBHH', b, o)
-    m['target'] = v[0]
-    m['kind'] = _code(v[1], _V_TARGETKIND)
-    m['days'] = v[2]
-    m['from_min'] = v[3]
-    m['to_min'] = v[4]
-    o += 10
-    return m, o
-
-
-def _e_compartment(m, out):
-    out.append(pack('<BL', _code(m['kind'], _V_TARGETKIND), _int(m['target'], 0, 4294967295)))
-
-def _d_compartment(b, o):
-    m = {}
-    v = unpack_from('<BL', b, o)
-    m['kind'] = _code(v[0], _V_TARGETKIND)
-    m['target'] = v[1]
-    o += 5
-    return m, o
-
-
-def _e_compartment_mac(m, out):
-    out.append(pack('<BL16s', _code(m['kind'], _V_TARGETKIND), _int(m['target'], 0, 4294967295), _bytes(m['mac'], 16)))
-
-def _d_compartment_mac(b, o):
-    m = {}
-    v = unpack_from('<BL16s', b, o)
-    m['kind'] = _code(v[0], _V_TARGETKIND)
-    m['target'] = v[1]
-    m['mac'] = v[2]
-    o += 21
-    return m, o
-
-
-def _e_wrapped_secret(m, out):
-    out.append(pack('<BL32s', _code(m['kind'], _V_TARGETKIND), _int(m['target'], 0, 4294967295), _bytes(m['wrapped'], 32)))
-
-def _d_wrapped_secret(b, o):
-    m = {}
-    v = unpack_from('<BL32s', b, o)
-    m['kind'] = _code(v[0], _V_TARGETKIND)
-    m['target'] = v[1]
-    m['wrapped'] = v[2]
-    o += 37
-    return m, o
-
-
-def _e_credential(m, out):
-    out.append(pack('<LLLLLLhL', _int(m['key_id'], 0, 4294967295), _int(m['issued_at'], 0, 4294967295), _int(m['not_before'], 0, 4294967295), _int(m['not_after'], 0, 4294967295), _int(m['valid_until'], 0, 4294967295), _int(m['offset_change_at'], 0, 4294967295), _int(m['offset_change_min'], -32768, 32767), _int(m['blocklist_version'], 0, 4294967295)))
-    v = m['rights']
-    out.append(pack('<B', _int(len(v), 0, 255)))
-    for x in v:
-        _e_access_right(x, out)
-    v = m['macs']
-    out.append(pack('<B', _int(len(v), 0, 16)))
-    for x in v:
-        _e_compartment_mac(x, out)
-
-def _d_credential(b, o):
-    m = {}
-    v = unpack_from('<LLLLLLhL', b, o)
-    m['key_id'] = v[0]
-    m['issued_at'] = v[1]
-    m['not_before'] = v[2]
-    m['not_after'] = v[3]
-    m['valid_until'] = v[4]
-    m['offset_change_at'] = v[5]
-    m['offset_change_min'] = v[6]
-    m['blocklist_version'] = v[7]
-    o += 30
-    n = _int(unpack_from('<B', b, o)[0], 0, 255)
-    o += 1
-    v = []
-    for _ in range(n):
-        x, o = _d_access_right(b, o)
-        v.append(x)
-    m['rights'] = v
-    n = _int(unpack_from('<B', b, o)[0], 0, 16)
-    o += 1
-    v = []
-    for _ in range(n):
-        x, o = _d_compartment_mac(b, o)
-        v.append(x)
-    m['macs'] = v
-    return m, o
-
-
-def _e_audit_record(m, out):
-    out.append(pack('<LHLLLBBH8s', _int(m['seq'], 0, 4294967295), _int(m['epoch'], 0, 65535), _int(m['time'], 0, 4294967295), _int(m['key_id'], 0, 4294967295), _int(m['lock_id'], 0, 4294967295), _code(m['outcome'], _V_OUTCOME), _code(m['reason'], _V_DENIAL), _int(m['count'], 0, 65535), _bytes(m['mac'], 8)))
-
-def _d_audit_record(b, o):
-    m = {}
-    v = unpack_from('<LHLLLBBH8s', b, o)
-    m['seq'] = v[0]
-    m['epoch'] = v[1]
-    m['time'] = v[2]
-    m['key_id'] = v[3]
-    m['lock_id'] = v[4]
-    m['outcome'] = _code(v[5], _V_OUTCOME)
-    m['reason'] = _code(v[6], _V_DENIAL)
-    m['count'] = v[7]
-    m['mac'] = v[8]
-    o += 30
-    return m, o
-
-
-# --- messages (protocol/messages.py MESSAGES)
-
-def _e_msg_hs_hello(m, out):
-    out.append(pack('<L16sB', _int(m['key_id'], 0, 4294967295), _bytes(m['nonce'], 16), _int(m['protocol_version'], 0, 255)))
-
-def _d_msg_hs_hello(b, o):
-    m = {}
-    v = unpack_from('<L16sB', b, o)
-    m['key_id'] = v[0]
-    m['nonce'] = v[1]
-    m['protocol_version'] = v[2]
-    o += 21
-    return m, o
-
-
-def _e_msg_hs_challenge(m, out):
-    out.append(pack('<16s', _bytes(m['nonce'], 16)))
-    _e_compartment(m['compartment'], out)
-    out.append(pack('<8s', _bytes(m['proof'], 8)))
-
-def _d_msg_hs_challenge(b, o):
-    m = {}
-    v = unpack_from('<16s', b, o)
-    m['nonce'] = v[0]
-    o += 16
-    m['compartment'], o = _d_compartment(b, o)
-    v = unpack_from('<8s', b, o)
-    m['proof'] = v[0]
-    o += 8
-    return m, o
-
-
-def _e_msg_hs_proof(m, out):
-    out.append(pack('<8s', _bytes(m['proof'], 8)))
-
-def _d_msg_hs_proof(b, o):
-    m = {}
-    v = unpack_from('<8s', b, o)
-    m['proof'] = v[0]
-    o += 8
-    return m, o
-
-
-def _e_msg_hs_accept(m, out):
-    out.append(pack('<8s', _bytes(m['proof'], 8)))
-
-def _d_msg_hs_accept(b, o):
-    m = {}
-    v = unpack_from('<8s', b, o)
-    m['proof'] = v[0]
-    o += 8
-    return m, o
-
-
-def _e_msg_credential(m, out):
-    out.append(pack('<L', _int(m['key_time'], 0, 4294967295)))
-    _e_credential(m['credential'], out)
-
-def _d_msg_credential(b, o):
-    m = {}
-    v = unpack_from('<L', b, o)
-    m['key_time'] = v[0]
-    o += 4
-    m['credential'], o = _d_credential(b, o)
-    return m, o
-
-
-def _e_msg_blocklist_update(m, out):
-    out.append(pack('<L', _int(m['version'], 0, 4294967295)))
-    v = m['key_ids']
-    out.append(pack('<H', _int(len(v), 0, 4000)))
-    for x in v:
-        out.append(pack('<L', _int(x, 0, 4294967295)))
-    v = m['macs']
-    out.append(pack('<B', _int(len(v), 0, 16)))
-    for x in v:
-        _e_compartment_mac(x, out)
-
-def _d_msg_blocklist_update(b, o):
-    m = {}
-    v = unpack_from('<L', b, o)
-    m['version'] = v[0]
-    o += 4
-    n = _int(unpack_from('<H', b, o)[0], 0, 4000)
-    o += 2
-    v = []
-    for _ in range(n):
-        v.append(unpack_from('<L', b, o)[0])
-        o += 4
-    m['key_ids'] = v
-    n = _int(unpack_from('<B', b, o)[0], 0, 16)
-    o += 1
-    v = []
-    for _ in range(n):
-        x, o = _d_compartment_mac(b, o)
-        v.append(x)
-    m['macs'] = v
-    return m, o
-
-
-def _e_msg_decision(m, out):
-    out.append(pack('<LBBL', _int(m['lock_id'], 0, 4294967295), _code(m['outcome'], _V_OUTCOME), _code(m['reason'], _V_DENIAL), _int(m['blocklist_version'], 0, 4294967295)))
-
-def _d_msg_decision(b, o):
-    m = {}
-    v = unpack_from('<LBBL', b, o)
-    m['lock_id'] = v[0]
-    m['outcome'] = _code(v[1], _V_OUTCOME)
-    m['reason'] = _code(v[2], _V_DENIAL)
-    m['blocklist_version'] = v[3]
-    o += 10
-    return m, o
-
-
-def _e_msg_audit_batch(m, out):
-    v = m['records']
-    out.append(pack('<B', _int(len(v), 0, 64)))
-    for x in v:
-        _e_audit_record(x, out)
-    out.append(pack('<L8s', _int(m['next_seq'], 0, 4294967295), _bytes(m['mac'], 8)))
-
-def _d_msg_audit_batch(b, o):
-    m = {}
-    n = _int(unpack_from('<B', b, o)[0], 0, 64)
-    o += 1
-    v = []
-    for _ in range(n):
-        x, o = _d_audit_record(b, o)
-        v.append(x)
-    m['records'] = v
-    v = unpack_from('<L8s', b, o)
-    m['next_seq'] = v[0]
-    m['mac'] = v[1]
-    o += 12
-    return m, o
-
-
-def _e_msg_audit_ack(m, out):
-    out.append(pack('<LL', _int(m['lock_id'], 0, 4294967295), _int(m['up_to_seq'], 0, 4294967295)))
-
-def _d_msg_audit_ack(b, o):
-    m = {}
-    v = unpack_from('<LL', b, o)
-    m['lock_id'] = v[0]
-    m['up_to_seq'] = v[1]
-    o += 8
-    return m, o
-
-
-def _e_msg_info_request(m, out):
-    pass
-
-def _d_msg_info_request(b, o):
-    m = {}
-    return m, o
-
-
-def _e_msg_info(m, out):
-    out.append(pack('<BLBBBB', _code(m['role'], _V_ROLE), _int(m['device_id'], 0, 4294967295), _int(m['fw_major'], 0, 255), _int(m['fw_minor'], 0, 255), _int(m['fw_patch'], 0, 255), _int(m['protocol_version'], 0, 255)))
-    v = bytes(m['board'])
-    out.append(pack('<B', _int(len(v), 0, 32)))
-    out.append(v)
-
-def _d_msg_info(b, o):
-    m = {}
-    v = unpack_from('<BLBBBB', b, o)
-    m['role'] = _code(v[0], _V_ROLE)
-    m['device_id'] = v[1]
-    m['fw_major'] = v[2]
-    m['fw_minor'] = v[3]
-    m['fw_patch'] = v[4]
-    m['protocol_version'] = v[5]
-    o += 9
-    n = _int(unpack_from('<B', b, o)[0], 0, 32)
-    o += 1
-    m['board'] = unpack_from('<%ds' % n, b, o)[0]
-    o += n
-    return m, o
-
-
-def _e_msg_status_request(m, out):
-    pass
-
-def _d_msg_status_request(b, o):
-    m = {}
-    return m, o
-
-
-def _e_msg_key_status(m, out):
-    out.append(pack('<LHHBLLLh', _int(m['key_id'], 0, 4294967295), _int(m['battery_mV'], 0, 65535), _int(m['soc_permille'], 0, 65535), _int(m['flags'], 0, 255), _int(m['time'], 0, 4294967295), _int(m['valid_until'], 0, 4294967295), _int(m['paired_phone'], 0, 4294967295), _int(m['temperature_dC'], -32768, 32767)))
-
-def _d_msg_key_status(b, o):
-    m = {}
-    v = unpack_from('<LHHBLLLh', b, o)
-    m['key_id'] = v[0]
-    m['battery_mV'] = v[1]
-    m['soc_permille'] = v[2]
-    m['flags'] = v[3]
-    m['time'] = v[4]
-    m['valid_until'] = v[5]
-    m['paired_phone'] = v[6]
-    m['temperature_dC'] = v[7]
-    o += 23
-    return m, o
-
-
-def _e_msg_lock_status(m, out):
-    out.append(pack('<LLHHLh', _int(m['lock_id'], 0, 4294967295), _int(m['blocklist_version'], 0, 4294967295), _int(m['blocklist_size'], 0, 65535), _int(m['events'], 0, 65535), _int(m['highest_time'], 0, 4294967295), _int(m['temperature_dC'], -32768, 32767)))
-
-def _d_msg_lock_status(b, o):
-    m = {}
-    v = unpack_from('<LLHHLh', b, o)
-    m['lock_id'] = v[0]
-    m['blocklist_version'] = v[1]
-    m['blocklist_size'] = v[2]
-    m['events'] = v[3]
-    m['highest_time'] = v[4]
-    m['temperature_dC'] = v[5]
-    o += 18
-    return m, o
-
-
-def _e_msg_time_request(m, out):
-    pass
-
-def _d_msg_time_request(b, o):
-    m = {}
-    return m, o
-
-
-def _e_msg_time(m, out):
-    out.append(pack('<LB', _int(m['unix_s'], 0, 4294967295), _int(m['clock_set'], 0, 255)))
-
-def _d_msg_time(b, o):
-    m = {}
-    v = unpack_from('<LB', b, o)
-    m['unix_s'] = v[0]
-    m['clock_set'] = v[1]
-    o += 5
-    return m, o
-
-
-def _e_msg_time_set(m, out):
-    out.append(pack('<L', _int(m['unix_s'], 0, 4294967295)))
-
-def _d_msg_time_set(b, o):
-    m = {}
-    v = unpack_from('<L', b, o)
-    m['unix_s'] = v[0]
-    o += 4
-    return m, o
-
-
-def _e_msg_provision(m, out):
-    out.append(pack('<BL', _code(m['role'], _V_ROLE), _int(m['device_id'], 0, 4294967295)))
-    v = m['groups']
-    out.append(pack('<B', _int(len(v), 0, 16)))
-    for x in v:
-        out.append(pack('<L', _int(x, 0, 4294967295)))
-    _e_compartment(m['compartment'], out)
-    out.append(pack('<H32s32s', _int(m['epoch'], 0, 65535), _bytes(m['secret'], 32), _bytes(m['compartment_secret'], 32)))
-
-def _d_msg_provision(b, o):
-    m = {}
-    v = unpack_from('<BL', b, o)
-    m['role'] = _code(v[0], _V_ROLE)
-    m['device_id'] = v[1]
-    o += 5
-    n = _int(unpack_from('<B', b, o)[0], 0, 16)
-    o += 1
-    v = []
-    for _ in range(n):
-        v.append(unpack_from('<L', b, o)[0])
-        o += 4
-    m['groups'] = v
-    m['compartment'], o = _d_compartment(b, o)
-    v = unpack_from('<H32s32s', b, o)
-    m['epoch'] = v[0]
-    m['secret'] = v[1]
-    m['compartment_secret'] = v[2]
-    o += 66
-    return m, o
-
-
-def _e_msg_grant(m, out):
-    _e_credential(m['credential'], out)
-    v = m['secrets']
-    out.append(pack('<B', _int(len(v), 0, 16)))
-    for x in v:
-        _e_wrapped_secret(x, out)
-
-def _d_msg_grant(b, o):
-    m = {}
-    m['credential'], o = _d_credential(b, o)
-    n = _int(unpack_from('<B', b, o)[0], 0, 16)
-    o += 1
-    v = []
-    for _ in range(n):
-        x, o = _d_wrapped_secret(b, o)
-        v.append(x)
-    m['secrets'] = v
-    return m, o
-
-
-def _e_msg_validate(m, out):
-    out.append(pack('<L', _int(m['server_time'], 0, 4294967295)))
-    _e_credential(m['credential'], out)
-    v = m['secrets']
-    out.append(pack('<B', _int(len(v), 0, 16)))
-    for x in v:
-        _e_wrapped_secret(x, out)
-    out.append(pack('<L', _int(m['uploaded_to'], 0, 4294967295)))
-
-def _d_msg_validate(b, o):
-    m = {}
-    v = unpack_from('<L', b, o)
-    m['server_time'] = v[0]
-    o += 4
-    m['credential'], o = _d_credential(b, o)
-    n = _int(unpack_from('<B', b, o)[0], 0, 16)
-    o += 1
-    v = []
-    for _ in range(n):
-        x, o = _d_wrapped_secret(b, o)
-        v.append(x)
-    m['secrets'] = v
-    v = unpack_from('<L', b, o)
-    m['uploaded_to'] = v[0]
-    o += 4
-    return m, o
-
-
-def _e_msg_audit_read(m, out):
-    out.append(pack('<LB', _int(m['from_seq'], 0, 4294967295), _int(m['max_count'], 0, 255)))
-
-def _d_msg_audit_read(b, o):
-    m = {}
-    v = unpack_from('<LB', b, o)
-    m['from_seq'] = v[0]
-    m['max_count'] = v[1]
-    o += 5
-    return m, o
-
-
-def _e_msg_pair(m, out):
-    out.append(pack('<L', _int(m['phone_id'], 0, 4294967295)))
-
-def _d_msg_pair(b, o):
-    m = {}
-    v = unpack_from('<L', b, o)
-    m['phone_id'] = v[0]
-    o += 4
-    return m, o
-
-
-def _e_msg_unpair(m, out):
-    out.append(pack('<L', _int(m['phone_id'], 0, 4294967295)))
-
-def _d_msg_unpair(b, o):
-    m = {}
-    v = unpack_from('<L', b, o)
-    m['phone_id'] = v[0]
-    o += 4
-    return m, o
-
-
-def _e_msg_result(m, out):
-    out.append(pack('<B', _code(m['code'], _V_ERRORCODE)))
-
-def _d_msg_result(b, o):
-    m = {}
-    v = unpack_from('<B', b, o)
-    m['code'] = _code(v[0], _V_ERRORCODE)
-    o += 1
-    return m, o
-
-
-def _e_msg_key_challenge_request(m, out):
-    pass
-
-def _d_msg_key_challenge_request(b, o):
-    m = {}
-    return m, o
-
-
-def _e_msg_key_challenge(m, out):
-    out.append(pack('<L16s', _int(m['key_id'], 0, 4294967295), _bytes(m['nonce'], 16)))
-
-def _d_msg_key_challenge(b, o):
-    m = {}
-    v = unpack_from('<L16s', b, o)
-    m['key_id'] = v[0]
-    m['nonce'] = v[1]
-    o += 20
-    return m, o
-
-
-def _e_msg_signed_command(m, out):
-    out.append(pack('<B', _code(m['command'], _V_MSGTYPE)))
-    v = bytes(m['body'])
-    out.append(pack('<H', _int(len(v), 0, 16360)))
-    out.append(v)
-    out.append(pack('<16s', _bytes(m['mac'], 16)))
-
-def _d_msg_signed_command(b, o):
-    m = {}
-    v = unpack_from('<B', b, o)
-    m['command'] = _code(v[0], _V_MSGTYPE)
-    o += 1
-    n = _int(unpack_from('<H', b, o)[0], 0, 16360)
-    o += 2
-    m['body'] = unpack_from('<%ds' % n, b, o)[0]
-    o += n
-    v = unpack_from('<16s', b, o)
-    m['mac'] = v[0]
-    o += 16
-    return m, o
-
-
-_ENC = {
-    1: _e_msg_hs_hello,
-    2: _e_msg_hs_challenge,
-    3: _e_msg_hs_proof,
-    4: _e_msg_hs_accept,
-    16: _e_msg_credential,
-    17: _e_msg_blocklist_update,
-    18: _e_msg_decision,
-    19: _e_msg_audit_batch,
-    20: _e_msg_audit_ack,
-    64: _e_msg_info_request,
-    65: _e_msg_info,
-    66: _e_msg_status_request,
-    67: _e_msg_key_status,
-    68: _e_msg_lock_status,
-    69: _e_msg_time_request,
-    70: _e_msg_time,
-    71: _e_msg_time_set,
-    72: _e_msg_provision,
-    73: _e_msg_grant,
-    74: _e_msg_validate,
-    75: _e_msg_audit_read,
-    76: _e_msg_pair,
-    77: _e_msg_unpair,
-    79: _e_msg_result,
-    80: _e_msg_key_challenge_request,
-    81: _e_msg_key_challenge,
-    82: _e_msg_signed_command,
-}
-_DEC = {
-    1: _d_msg_hs_hello,
-    2: _d_msg_hs_challenge,
-    3: _d_msg_hs_proof,
-    4: _d_msg_hs_accept,
-    16: _d_msg_credential,
-    17: _d_msg_blocklist_update,
-    18: _d_msg_decision,
-    19: _d_msg_audit_batch,
-    20: _d_msg_audit_ack,
-    64: _d_msg_info_request,
-    65: _d_msg_info,
-    66: _d_msg_status_request,
-    67: _d_msg_key_status,
-    68: _d_msg_lock_status,
-    69: _d_msg_time_request,
-    70: _d_msg_time,
-    71: _d_msg_time_set,
-    72: _d_msg_provision,
-    73: _d_msg_grant,
-    74: _d_msg_validate,
-    75: _d_msg_audit_read,
-    76: _d_msg_pair,
-    77: _d_msg_unpair,
-    79: _d_msg_result,
-    80: _d_msg_key_challenge_request,
-    81: _d_msg_key_challenge,
-    82: _d_msg_signed_command,
+# --- layouts (protocol/messages.py STRUCTS and MESSAGES)
+
+_NAMES = ('target', 'kind', 'days', 'from_min', 'to_min', 'mac', 'wrapped', 'key_id', 'issued_at', 'not_before', 'not_after', 'valid_until', 'offset_change_at', 'offset_change_min', 'blocklist_version', 'rights', 'macs', 'seq', 'epoch', 'time', 'lock_id', 'outcome', 'reason', 'count', 'nonce', 'protocol_version', 'compartment', 'proof', 'key_time', 'credential', 'version', 'key_ids', 'records', 'next_seq', 'up_to_seq', 'role', 'device_id', 'fw_major', 'fw_minor', 'fw_patch', 'board', 'battery_mV', 'soc_permille', 'flags', 'paired_phone', 'temperature_dC', 'blocklist_size', 'events', 'highest_time', 'unix_s', 'clock_set', 'groups', 'secret', 'compartment_secret', 'secrets', 'server_time', 'uploaded_to', 'from_seq', 'max_count', 'phone_id', 'code', 'command', 'body',)
+_CODES = (_V_TARGETKIND, _V_OUTCOME, _V_DENIAL, _V_ROLE, _V_ERRORCODE, _V_MSGTYPE,)
+_STRUCTS = (
+    b'iL\x00cB\x01\x00iB\x02iH\x03iH\x04',  # access_right
+    b'cB\x01\x00iL\x00',  # compartment
+    b'cB\x01\x00iL\x00s\x05\x10',  # compartment_mac
+    b'cB\x01\x00iL\x00s\x06 ',  # wrapped_secret
+    b'iL\x07iL\x08iL\tiL\niL\x0biL\x0cih\riL\x0eMB\x0f\xff\x00\x00MB\x10\x10\x00\x02',  # credential
+    b'iL\x11iH\x12iL\x13iL\x07iL\x14cB\x15\x01cB\x16\x02iH\x17s\x05\x08',  # audit_record
+)
+_LAYOUTS = {
+    1: b'iL\x07s\x18\x10iB\x19',  # hs_hello
+    2: b's\x18\x10t\x1a\x01s\x1b\x08',  # hs_challenge
+    3: b's\x1b\x08',  # hs_proof
+    4: b's\x1b\x08',  # hs_accept
+    16: b'iL\x1ct\x1d\x04',  # credential
+    17: b'iL\x1eNH\x1f\xa0\x0fLMB\x10\x10\x00\x02',  # blocklist_update
+    18: b'iL\x14cB\x15\x01cB\x16\x02iL\x0e',  # decision
+    19: b'MB @\x00\x05iL!s\x05\x08',  # audit_batch
+    20: b'iL\x14iL"',  # audit_ack
+    64: b'',  # info_request
+    65: b"cB#\x03iL$iB%iB&iB'iB\x19vB( \x00",  # info
+    66: b'',  # status_request
+    67: b'iL\x07iH)iH*iB+iL\x13iL\x0biL,ih-',  # key_status
+    68: b'iL\x14iL\x0eiH.iH/iL0ih-',  # lock_status
+    69: b'',  # time_request
+    70: b'iL1iB2',  # time
+    71: b'iL1',  # time_set
+    72: b'cB#\x03iL$NB3\x10\x00Lt\x1a\x01iH\x12s4 s5 ',  # provision
+    73: b't\x1d\x04MB6\x10\x00\x03',  # grant
+    74: b'iL7t\x1d\x04MB6\x10\x00\x03iL8',  # validate
+    75: b'iL9iB:',  # audit_read
+    76: b'iL;',  # pair
+    77: b'iL;',  # unpair
+    79: b'cB<\x04',  # result
+    80: b'',  # key_challenge_request
+    81: b'iL\x07s\x18\x10',  # key_challenge
+    82: b'cB=\x05vH>\xe8?s\x05\x10',  # signed_command
 }
 NAMES = {
     1: 'hs_hello',
@@ -775,23 +328,23 @@ NAMES = {
 
 
 def encode(t, m):
-    f = _ENC.get(t)
-    if f is None:
+    layout = _LAYOUTS.get(t)
+    if layout is None:
         raise CodecError("unknown message type")
     out = []
     try:
-        f(m, out)
+        _enc(layout, m, out)
     except (KeyError, TypeError, _StructError) as e:
         raise CodecError("missing or mistyped field: %s" % e)
     return b"".join(out)
 
 
 def decode(t, payload):
-    f = _DEC.get(t)
-    if f is None:
+    layout = _LAYOUTS.get(t)
+    if layout is None:
         raise CodecError("unknown message type")
     try:
-        m, o = f(payload, 0)
+        m, o = _dec(layout, payload, 0)
     except CodecError:
         raise
     except (ValueError, IndexError, TypeError, _StructError):

@@ -23,9 +23,13 @@ class HmacKey:
         self._inner = (k ^ _IPAD).to_bytes(_BLOCK, "big")
         self._outer = (k ^ _OPAD).to_bytes(_BLOCK, "big")
 
-    def mac(self, msg):
+    def mac(self, msg, more=None):
+        """The MAC of msg, or of msg followed by `more` (a large part passed as a memoryview,
+        never copied into one message)."""
         inner = sha256(self._inner)
         inner.update(msg)
+        if more is not None:
+            inner.update(more)
         outer = sha256(self._outer)
         outer.update(inner.digest())
         return outer.digest()

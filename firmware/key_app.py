@@ -2,7 +2,7 @@
 # blocklists and audit events. Its transaction with a lock is a frame-in/frame-out state
 # machine (begin() then on_lock_frame() until an outcome), so the same code runs against a
 # lock in the same interpreter, in another process or across a real contact.
-from struct import pack, unpack_from
+from struct import pack, pack_into, unpack_from
 
 from . import audit, codec, crypto, frame, hal, handshake, signed, storage, version
 from ._const import const
@@ -33,6 +33,10 @@ _BLOCKLIST_FIRST = const(7)  # handing the blocklist over before the lock decide
 # Secrets (its own, shared with the server; one per compartment it may open) are in its secure
 # storage (device.secure), never in flash.
 _OWN = b"own"
+_BL_NAME = "blocklist"  # the newest signed update the key carries, encoded, all its MACs
+_BL_HEAD = signed.BLOCKLIST_HEAD
+_MAC_ENTRY = const(21)  # kind u8, target u32, MAC 16: one CompartmentMac
+_PAYLOAD = const(5)  # where a frame's payload starts: start, length u16, type, seq
 _NO_SECRET = bytes(crypto.SECRET_LEN)
 
 
@@ -48,6 +52,21 @@ def _says_other_version(raw):
     except frame.FrameError:
         return False
     return t == codec.T_RESULT and not secured and payload == bytes((codec.ERR_PROTOCOL_VERSION,))
+
+
+def _decode(t, payload):
+    """codec.decode, but an AUDIT_BATCH stays as it came, checked as codec.decode checks it:
+    its records are stored as they are, with no dict per record."""
+    if t != codec.T_AUDIT_BATCH:
+        return codec.decode(t, payload)
+    n = payload[0] if len(payload) else 0
+    if n > AUDIT_BATCH_MAX or len(payload) != 1 + n * AUDIT_RECORD_LEN + 4 + audit.MAC_LEN:
+        codec.decode(t, payload)  # raises the codec's own error
+    tail = bytes(4 + audit.MAC_LEN)
+    for i in range(n):  # each record as the codec checks it (its outcome and reason codes)
+        at = 1 + i * AUDIT_RECORD_LEN
+        codec.decode(t, b"\x01" + bytes(payload[at : at + AUDIT_RECORD_LEN]) + tail)
+    return payload
 
 
 class KeyApp:
@@ -69,8 +88,10 @@ class KeyApp:
         self._own = own
         raw = self.store.get("credential")
         self.credential = codec.decode(codec.T_GRANT, raw)["credential"] if raw else None
-        raw = self.store.get("blocklist")
-        self.blocklist = codec.decode(codec.T_BLOCKLIST_UPDATE, raw) if raw else None
+        # The blocklist (up to 4,000 ids: 16 KB) stays in flash; a lock gets it built in its
+        # frame from there (_blocklist_frame). Only its version is in RAM (None: none carried).
+        head = bytearray(_BL_HEAD)
+        self._blocklist_version = unpack_from("<L", head)[0] if self.store.readinto(_BL_NAME, 0, head) else None
         raw = self.store.get("uploaded")
         self.uploaded = unpack_from("<L", raw)[0] if raw else 0  # the server holds the carried events before this position
         self.state = _IDLE
@@ -81,6 +102,18 @@ class KeyApp:
         self._nonce = None  # the challenge a signed command must answer; single use
         self._asked = 0  # how many events the last AUDIT_READ asked a lock for
         self._command_key = crypto.command_key(own) if self.cfg else None
+
+    @property
+    def blocklist(self):
+        """The signed blocklist the key carries, decoded from flash (for the host side: a
+        transaction never decodes it), or None. Setting it stores it, as _blocklist does."""
+        raw = self.store.get(_BL_NAME)
+        return codec.decode(codec.T_BLOCKLIST_UPDATE, raw) if raw else None
+
+    @blocklist.setter
+    def blocklist(self, update):
+        self.store.put(_BL_NAME, codec.encode(codec.T_BLOCKLIST_UPDATE, update))
+        self._blocklist_version = update["version"]
 
     @property
     def key_id(self):
@@ -157,7 +190,8 @@ class KeyApp:
 
     def on_lock_frame(self, raw):
         """The next frame to send, or None when the transaction is over (see self.outcome).
-        Never raises: a frame that does not belong to the transaction ends it."""
+        Never raises: a frame that does not belong to the transaction ends it. `raw`: bytes,
+        or a memoryview into a receive buffer."""
         if self.state == _IDLE or self._hs is None:
             return None  # no transaction: whatever the lock says is not an answer to us
         try:
@@ -167,7 +201,7 @@ class KeyApp:
                     self.state = _IDLE
                     return None
                 try:
-                    proof = self._hs.on_challenge(raw)
+                    proof = self._hs.on_challenge(bytes(raw))
                 except handshake.HandshakeError as e:
                     if e.reason != "no_compartment":
                         raise
@@ -178,49 +212,52 @@ class KeyApp:
                 self.state = _PROOF
                 return proof
             if self.state == _PROOF:
-                self._session = self._hs.on_accept(raw)
+                self._session = self._hs.on_accept(bytes(raw))
                 self.state = _DECISION
                 return self._credential()
             if self._session is None:
                 self.state = _IDLE
                 return None
-            t, _seq, m = self._session.open(raw)
+            t, _seq, m = self._session.open(raw, _decode)
         except (handshake.HandshakeError, SessionError):
             if self.state in (_HANDSHAKE, _PROOF, _DECISION):
                 self._finish(codec.OUTCOME_DENIED, codec.DENIAL_AUTH_FAILED, 0)
             self.state = _IDLE
             return None
         if self.state == _DECISION and t == codec.T_RESULT and m["code"] == codec.ERR_BLOCKLIST_NEEDED:
-            update = self._blocklist_for_lock()
+            update = self._blocklist_frame(2)
             if update is None:
                 return self._credential()  # nothing to hand over: the lock decides on what it has
             self.state = _BLOCKLIST_FIRST
-            return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, update)
+            return update
         if self.state == _BLOCKLIST_FIRST and t == codec.T_RESULT:
             self.state = _DECISION
             return self._credential()
         if self.state == _DECISION and t == codec.T_DECISION:
             self._lock_id = m["lock_id"]
             self._finish(m["outcome"], m["reason"], m["lock_id"])
-            update = self._blocklist_for_lock()
-            if update is not None and update["version"] > m["blocklist_version"]:
+            version = self._blocklist_version
+            update = self._blocklist_frame(2) if version is not None and version > m["blocklist_version"] else None
+            if update is not None:
                 self.state = _BLOCKLIST
-                return self._session.seal(codec.T_BLOCKLIST_UPDATE, 2, update)
+                return update
             return self._read_audit()
         if self.state == _BLOCKLIST and t == codec.T_RESULT:
             return self._read_audit()
         if self.state == _AUDIT and t == codec.T_AUDIT_BATCH:
-            records = m["records"]
-            if not records:
+            n = m[0]  # the batch as it came (_decode): its records are the carried log's records
+            if not n:
                 self.state = _IDLE
                 return None
             # Never more than asked for (the room checked before asking): a lock that sends more
             # must not make the key overwrite what the server lacks; the rest stay at the lock.
-            records = records[: self._asked]
-            for r in records:
-                self.carried.append(audit.from_fields(r))  # durable before the lock may forget them
+            n = min(n, self._asked)
+            for i in range(n):
+                at = 1 + i * AUDIT_RECORD_LEN
+                self.carried.append(m[at : at + AUDIT_RECORD_LEN])  # durable before the lock may forget them
+            up_to_seq = unpack_from("<L", m, 1 + (n - 1) * AUDIT_RECORD_LEN)[0]
             self.state = _ACK
-            return self._session.seal(codec.T_AUDIT_ACK, 4, {"lock_id": self._lock_id, "up_to_seq": records[-1]["seq"]})
+            return self._session.seal(codec.T_AUDIT_ACK, 4, {"lock_id": self._lock_id, "up_to_seq": up_to_seq})
         self.state = _IDLE  # an ACK's RESULT, or anything unexpected: the transaction is over
         return None
 
@@ -235,8 +272,30 @@ class KeyApp:
         cred = signed.for_compartment(self.credential, self._compartment())  # the lock's MAC only: a smaller frame
         return session.seal(codec.T_CREDENTIAL, 1, {"key_time": self.dev.now_s() or 0, "credential": cred})
 
-    def _blocklist_for_lock(self):
-        return None if self.blocklist is None else signed.for_compartment(self.blocklist, self._compartment())
+    def _blocklist_frame(self, seq):
+        """The carried blocklist with only the lock's compartment's MAC (signed.for_compartment),
+        sealed, built in its frame: its ids go from flash straight into it, never decoded or
+        copied. None when the key carries none, or none for that compartment."""
+        store = self.store
+        size = store.length(_BL_NAME)
+        if size is None:
+            return None
+        head = bytearray(_BL_HEAD)
+        store.readinto(_BL_NAME, 0, head)
+        ids_end = _BL_HEAD + 4 * unpack_from("<LH", head)[1]
+        tail = bytearray(size - ids_end)  # the MACs
+        store.readinto(_BL_NAME, ids_end, tail)
+        kind, target = self._compartment()
+        mac = signed.compartment_mac(codec.decode(codec.T_BLOCKLIST_UPDATE, bytes(_BL_HEAD) + tail)["macs"], (kind, target))
+        if mac is None:
+            return None
+        buf = bytearray(_PAYLOAD + ids_end + 1 + _MAC_ENTRY + codec.MAC_LEN + codec.CRC_LEN)
+        store.readinto(_BL_NAME, 0, memoryview(buf)[_PAYLOAD : _PAYLOAD + ids_end])
+        buf[_PAYLOAD + ids_end] = 1
+        pack_into("<BL16s", buf, _PAYLOAD + ids_end + 1, kind, target, mac)
+        session = self._session
+        assert session is not None
+        return session.seal_into(codec.T_BLOCKLIST_UPDATE, seq, buf)
 
     def _read_audit(self):
         session = self._session
@@ -376,11 +435,12 @@ class KeyApp:
     def _blocklist(self, m):
         # The same version again replaces it when it differs (MACs for compartments the key
         # gained since); an older one, or the very same, is stale.
-        old = self.blocklist
-        if old and (m["version"] < old["version"] or (m["version"] == old["version"] and m == old)):
+        old = self._blocklist_version
+        encoded = codec.encode(codec.T_BLOCKLIST_UPDATE, m)
+        if old is not None and (m["version"] < old or (m["version"] == old and encoded == self.store.get(_BL_NAME))):
             return codec.ERR_STALE
-        self.store.put("blocklist", codec.encode(codec.T_BLOCKLIST_UPDATE, m))
-        self.blocklist = m
+        self.store.put(_BL_NAME, encoded)
+        self._blocklist_version = m["version"]
         return codec.ERR_OK
 
     def _pair(self, m):

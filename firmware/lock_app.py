@@ -11,7 +11,7 @@
 # Time: the lock has no clock and believes only what the server signed. A key's claimed time
 # counts only within its credential's [issued_at, valid_until]; the rollback guard moves only
 # on a grant, and only to the credential's signed issued_at, so no key can push a lock ahead.
-from struct import pack, unpack_from
+from struct import pack, pack_into, unpack_from
 
 from . import audit, codec, crypto, frame, handshake, signed, storage, version
 from ._const import const
@@ -37,7 +37,8 @@ LOG_SECTORS = (12, storage.log_sectors(1000, AUDIT_RECORD_LEN))
 FLASH_SECTORS = LOG_SECTORS[0] + LOG_SECTORS[1]
 MAX_COUNT = const(0xFFFF)  # an audit record's count field
 
-_NO_BLOCKLIST = {"version": 0, "key_ids": [], "macs": []}
+_BL_NAME = "blocklist"  # the adopted update in the store, as the key sent it (encoded)
+_BL_IDS = signed.BLOCKLIST_HEAD  # where its ids start: after version u32 and count u16
 _NO_SECRET = bytes(crypto.SECRET_LEN)
 
 
@@ -60,6 +61,33 @@ def right_allows(right, unix_s):
     return right["days"] & (1 << day) and right["from_min"] <= minute < right["to_min"]
 
 
+_PAYLOAD = const(6)  # a frame's start, length, type, seq, then AUDIT_BATCH's count: its records from here
+
+
+def _batch_frame_len(n):
+    # start, length u16, type, seq | count, n records, next_seq u32, mac 8 | session MAC, CRC
+    return 5 + 1 + n * AUDIT_RECORD_LEN + 4 + audit.MAC_LEN + codec.MAC_LEN + codec.CRC_LEN
+
+
+def _decode(t, payload):
+    """codec.decode, but a BLOCKLIST_UPDATE stays as it came (checked as codec.decode checks
+    it): its 4,000 ids are searched in flash, never held as ints."""
+    if t == codec.T_BLOCKLIST_UPDATE:
+        signed.blocklist_layout(payload)
+        return payload
+    return codec.decode(t, payload)
+
+
+def _ascending(payload, count):
+    last = 0
+    for i in range(count):
+        key_id = unpack_from("<L", payload, _BL_IDS + 4 * i)[0]
+        if key_id < last:
+            return False
+        last = key_id
+    return True
+
+
 class LockApp:
     def __init__(self, device):
         self.dev = device
@@ -76,9 +104,12 @@ class LockApp:
             self.cfg = None  # secrets missing: not a usable provisioning
         raw = self.store.get("time")
         self.highest_time = unpack_from("<L", raw)[0] if raw else 0
-        raw = self.store.get("blocklist")
-        self.blocklist = codec.decode(codec.T_BLOCKLIST_UPDATE, raw) if raw else _NO_BLOCKLIST
-        self._blocked = set(self.blocklist["key_ids"])
+        # The blocklist stays in flash (up to 4,000 ids: 16 KB, a quarter of a board's heap,
+        # four times that as a set); only its version and size are in RAM, and _is_blocked
+        # binary-searches its ids where they lie.
+        head = bytearray(_BL_IDS)
+        self._probe = bytearray(4)
+        self.blocklist_version, self.blocklist_size = unpack_from("<LH", head) if self.store.readinto(_BL_NAME, 0, head) else (0, 0)
         raw = self.store.get("copy_from")
         self.copy_from = unpack_from("<L", raw)[0] if raw else 0  # the first event no key has taken yet
         raw = self.store.get("failed")
@@ -105,17 +136,21 @@ class LockApp:
     # --- the key link -----------------------------------------------------------------
 
     def on_key_frame(self, raw):
-        """The reply to one frame from the key, or None (nothing is sent: the key times out)."""
+        """The reply to one frame from the key, or None (nothing is sent: the key times out).
+        `raw`: bytes, or a memoryview into a receive buffer (a 16 KB BLOCKLIST_UPDATE is
+        copied whole once, by the session's split, and its CRC checked once)."""
         if not self.cfg:
             return None
+        if len(raw) > 3 and raw[3] & codec.SECURED and self._session is not None:
+            return self._on_secured(raw)  # the session checks the whole frame itself
         try:
-            t, secured, seq, payload = frame.split(raw)
+            t, secured, seq, _payload = frame.split(raw)
         except frame.FrameError:
             return None
         if t == codec.T_HS_HELLO and not secured:
             self._session = None
             try:
-                challenge = self._responder.on_hello(raw)
+                challenge = self._responder.on_hello(bytes(raw))
                 self._challenge_ticks = self.dev.ticks_ms()
                 return challenge
             except handshake.HandshakeError as e:
@@ -124,7 +159,7 @@ class LockApp:
                 return None
         if t == codec.T_HS_PROOF and not secured:
             try:
-                reply = self._responder.on_proof(raw)
+                reply = self._responder.on_proof(bytes(raw))
             except handshake.HandshakeError as e:
                 # Only a PROOF that answers our CHALLENGE and fails counts. A burst must not
                 # wear the flash or push records out of the ring: the count is kept in RAM and
@@ -143,10 +178,13 @@ class LockApp:
             self._asked_blocklist = self._decided = False
             self._slow = _ticks_diff(self.dev.ticks_ms(), self._challenge_ticks) > MAX_ROUND_TRIP_MS
             return reply
-        if not secured or self._session is None:
-            return None
+        return None  # a secured frame outside a session, or a plain one that is no handshake
+
+    def _on_secured(self, raw):
+        session = self._session
+        assert session is not None
         try:
-            t, seq, m = self._session.open(raw)
+            t, seq, m = session.open(raw, _decode)
         except SessionError:
             return None
         if t == codec.T_CREDENTIAL:
@@ -162,7 +200,7 @@ class LockApp:
         if t == codec.T_BLOCKLIST_UPDATE:
             return self._seal(codec.T_RESULT, seq, {"code": self._adopt_blocklist(m)})
         if t == codec.T_AUDIT_READ:
-            return self._seal(codec.T_AUDIT_BATCH, seq, self._uncopied(m["max_count"]))
+            return self._seal_batch(seq, max(self.copy_from, self.log.first_seq), m["max_count"])
         if t == codec.T_AUDIT_ACK and m["lock_id"] == self.lock_id:
             self._mark_copied(m["up_to_seq"])
             return self._seal(codec.T_RESULT, seq, {"code": codec.ERR_OK})
@@ -177,7 +215,7 @@ class LockApp:
         return (
             not self._asked_blocklist
             and cred["key_id"] == self._key_id
-            and cred["blocklist_version"] > self.blocklist["version"]
+            and cred["blocklist_version"] > self.blocklist_version
             and signed.credential_ok(self._server, self.compartment, cred)
         )
 
@@ -195,7 +233,7 @@ class LockApp:
         if reason == codec.DENIAL_NONE:
             self.dev.motor_pulse()  # the emulator may cut power here
         outcome = codec.OUTCOME_GRANTED if reason == codec.DENIAL_NONE else codec.OUTCOME_DENIED
-        return {"lock_id": self.lock_id, "outcome": outcome, "reason": reason, "blocklist_version": self.blocklist["version"]}
+        return {"lock_id": self.lock_id, "outcome": outcome, "reason": reason, "blocklist_version": self.blocklist_version}
 
     def _check(self, key_time, cred):
         # Deny unless everything holds; the first failed check is the reason recorded.
@@ -209,7 +247,7 @@ class LockApp:
             return codec.DENIAL_OVER_TEMPERATURE
         if self.dev.temperature_dC < TEMP_MIN_dC:
             return codec.DENIAL_UNDER_TEMPERATURE
-        if self._key_id in self._blocked:
+        if self._is_blocked(self._key_id):
             return codec.DENIAL_BLOCKED
         if key_time > cred["valid_until"] or key_time > cred["not_after"] or key_time < cred["not_before"]:
             return codec.DENIAL_VALIDITY_EXPIRED
@@ -252,15 +290,34 @@ class LockApp:
             self.store.put("failed", pack("<LL", 0, 0))
             self.failed = self.auth_failures = 0
 
-    def _adopt_blocklist(self, update):
-        if update["version"] <= self.blocklist["version"]:
+    def _adopt_blocklist(self, payload):
+        # `payload`: the BLOCKLIST_UPDATE as encoded (checked by _decode), stored as it is.
+        version, count, macs = signed.blocklist_layout(payload)
+        if version <= self.blocklist_version:
             return codec.ERR_STALE
-        if not signed.blocklist_ok(self._server, self.compartment, update):
+        if not signed.encoded_blocklist_ok(self._server, self.compartment, payload, count, macs):
             return codec.ERR_BAD_SIGNATURE
-        self.store.put("blocklist", codec.encode(codec.T_BLOCKLIST_UPDATE, update))
-        self.blocklist = update
-        self._blocked = set(update["key_ids"])
+        if not _ascending(payload, count):
+            # The server signs its ids sorted (signed.sign_blocklist); the search needs them so.
+            return codec.ERR_BAD_REQUEST
+        self.store.put(_BL_NAME, payload)
+        self.blocklist_version, self.blocklist_size = version, count
         return codec.ERR_OK
+
+    def _is_blocked(self, key_id):
+        probe = self._probe
+        lo, hi = 0, self.blocklist_size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            self.store.readinto(_BL_NAME, _BL_IDS + 4 * mid, probe)
+            found = unpack_from("<L", probe)[0]
+            if found == key_id:
+                return True
+            if found < key_id:
+                lo = mid + 1
+            else:
+                hi = mid
+        return False
 
     def _batch(self, from_seq, max_count):
         """AUDIT_BATCH fields: up to `max_count` records from `from_seq`, and where to go on.
@@ -269,8 +326,21 @@ class LockApp:
         next_seq = records[-1][0] + 1 if records else from_seq
         return {"records": [audit.to_fields(rec) for _seq, rec in records], "next_seq": next_seq, "mac": bytes(audit.MAC_LEN)}
 
-    def _uncopied(self, max_count):
-        return self._batch(max(self.copy_from, self.log.first_seq), max_count)
+    def _seal_batch(self, seq, from_seq, max_count):
+        """_batch's AUDIT_BATCH, sealed, built in its frame: the records go from flash straight
+        into it (they are stored in the protocol's AuditRecord layout), no dict per record."""
+        count = min(max_count, AUDIT_BATCH_MAX)
+        buf = bytearray(_batch_frame_len(count))
+        n, next_seq = self.log.readinto(from_seq, count, buf, _PAYLOAD) if count else (0, from_seq)
+        if n < count:  # records lost to a cut append: a shorter frame
+            short = bytearray(_batch_frame_len(n))
+            short[: _PAYLOAD + 1 + n * AUDIT_RECORD_LEN] = memoryview(buf)[: _PAYLOAD + 1 + n * AUDIT_RECORD_LEN]
+            buf = short
+        buf[_PAYLOAD - 1] = n
+        pack_into("<L", buf, _PAYLOAD + n * AUDIT_RECORD_LEN, next_seq)  # the MAC after it stays zero: records carry their own
+        session = self._session
+        assert session is not None
+        return session.seal_into(codec.T_AUDIT_BATCH, seq, buf)
 
     def _mark_copied(self, up_to_seq):
         # A key acknowledged these events only after storing them durably itself.
@@ -301,8 +371,8 @@ class LockApp:
     def status(self):
         return {
             "lock_id": self.lock_id,
-            "blocklist_version": self.blocklist["version"],
-            "blocklist_size": len(self.blocklist["key_ids"]),
+            "blocklist_version": self.blocklist_version,
+            "blocklist_size": self.blocklist_size,
             # readable events: a write cut by a power loss leaves a slot (and a seq) unused
             "events": len(self.log.read(self.log.first_seq, self.log.next_seq - self.log.first_seq)),
             "highest_time": self.highest_time,

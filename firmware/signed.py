@@ -15,12 +15,13 @@
 # Audit records are MACed by their lock under its own secret; a batch of carried records by
 # the key that carries it, under its own secret: the server believes neither relay nor key
 # about what a lock recorded, and no relay about what a key carries.
-from struct import pack
+from struct import pack, unpack_from
 
 from . import audit, codec, crypto
 from ._const import const
 
 _MAC_LEN = const(16)
+BLOCKLIST_HEAD = const(6)  # a BLOCKLIST_UPDATE's version u32 and id count u16, before its ids
 
 
 def _credential_bytes(cred):
@@ -60,6 +61,11 @@ def sign_blocklist(servers, version, key_ids):
     return update
 
 
+def compartment_mac(macs, compartment):
+    """The MAC for `compartment` among an object's `macs`, or None."""
+    return _mac_for(macs, compartment)
+
+
 def for_compartment(obj, compartment):
     """A credential or blocklist with only the MAC a lock of `compartment` checks (what a key
     sends it), or None when it has none for that compartment."""
@@ -79,6 +85,31 @@ def credential_ok(server, compartment, cred):
 def blocklist_ok(server, compartment, update):
     mac = _mac_for(update["macs"], compartment)
     return mac is not None and crypto.ct_equal(mac, server.mac(b"blocklist" + _blocklist_bytes(update))[:_MAC_LEN])
+
+
+def blocklist_layout(payload):
+    """(version, count of ids, macs) of an encoded BLOCKLIST_UPDATE, checked as codec.decode
+    checks it (codec.CodecError otherwise), but without decoding its ids: what follows them
+    is decoded by the codec itself, as an update with none."""
+    if len(payload) < BLOCKLIST_HEAD:
+        raise codec.CodecError("truncated message")
+    version, count = unpack_from("<LH", payload)
+    if count > codec.MAX_BLOCKLIST:
+        raise codec.CodecError("integer out of range")
+    end = BLOCKLIST_HEAD + 4 * count
+    if len(payload) <= end:
+        raise codec.CodecError("truncated message")
+    macs = codec.decode(codec.T_BLOCKLIST_UPDATE, bytes(payload[:4]) + b"\x00\x00" + bytes(payload[end:]))["macs"]
+    return version, count, macs
+
+
+def encoded_blocklist_ok(server, compartment, payload, count, macs):
+    """blocklist_ok for an update kept as its BLOCKLIST_UPDATE encoding (`payload`, with
+    `count` key ids and the decoded `macs`): its ids are MACed where they lie, never decoded
+    or copied (4,000 of them fill a board's heap). `server` is an HmacKey."""
+    mac = _mac_for(macs, compartment)
+    body = memoryview(payload)[: BLOCKLIST_HEAD + 4 * count]  # what _blocklist_bytes encodes
+    return mac is not None and crypto.ct_equal(mac, server.mac(b"blocklist", body)[:_MAC_LEN])
 
 
 def command_mac(command_key, key_id, nonce, command, body):

@@ -156,6 +156,21 @@ class Store:
             return None
         return self._flash.read(self._addr(self._active) + e[1] + _REC_HDR + len(key), e[2])
 
+    def length(self, name):
+        """The length of the value stored under `name`, or None: without reading it."""
+        e = self._index.get(_key(name))
+        return None if e is None or e[3] != _VALUE else e[2]
+
+    def readinto(self, name, offset, buf):
+        """Bytes `offset` to `offset + len(buf)` of the value under `name` into `buf`: a large
+        value read a part at a time (a blocklist searched in flash). False if there is none."""
+        key = _key(name)
+        e = self._index.get(key)
+        if e is None or e[3] != _VALUE or offset < 0 or offset + len(buf) > e[2]:
+            return False
+        self._flash.readinto(self._addr(self._active) + e[1] + _REC_HDR + len(key) + offset, buf)
+        return True
+
     def names(self):
         return [k for k, e in self._index.items() if e[3] == _VALUE]
 
@@ -193,10 +208,13 @@ class Store:
         rec[_REC_HDR : _REC_HDR + nlen] = key
         crc = crc32(value, crc32(key, crc32(self._rec_mv[:8])))
         pack_into("<I", rec, 8, crc)
-        # Header and name, then the value: two programs, no copy of a large value.
+        # Header and name, then the value a chunk at a time (a NOR page is 256 bytes): no
+        # copy of a large value, and the HAL never holds more than a chunk of it.
         self._flash.program(addr, self._rec_mv[: _REC_HDR + nlen])
-        if value:
-            self._flash.program(addr + _REC_HDR + nlen, value)
+        addr += _REC_HDR + nlen
+        mv = memoryview(value)
+        for i in range(0, len(value), _CHUNK):
+            self._flash.program(addr + i, mv[i : i + _CHUNK])
 
     def _compact(self, key, value, kind):
         # Copy the live records, with the write in hand instead of `key`'s old record, into
@@ -384,18 +402,39 @@ class Log:
         """Up to `max_count` (seq, record) from `from_seq` on, oldest first; records lost to a
         cut append are skipped."""
         out = []
+        self._each(from_seq, max_count, lambda seq, rec: out.append((seq, bytes(rec))))
+        return out
+
+    def readinto(self, from_seq, max_count, buf, pos):
+        """As read, but the records go one after another into `buf` from `pos` (a frame being
+        built) instead of into a list: (how many, the seq after the last one or from_seq)."""
+        rs = self.record_size
+        got = [0, from_seq]
+
+        def put(seq, rec):
+            at = pos + got[0] * rs
+            buf[at : at + rs] = rec
+            got[0] += 1
+            got[1] = seq + 1
+
+        self._each(from_seq, max_count, put)
+        return got[0], got[1]
+
+    def _each(self, from_seq, max_count, visit):
+        # visit(seq, record as a memoryview of the scratch buffer) for each genuine record.
         buf = self._buf
         rs = self.record_size
         per = self._per
+        n = 0
         for base in sorted(b for b in self._base if b >= 0):
             s = self._base.index(base)
             i = from_seq - base if from_seq > base else 0
-            while i < per and len(out) < max_count:
+            while i < per and n < max_count:
                 seq = base + i
                 if seq >= self.next_seq:
-                    return out
+                    return
                 self._flash.readinto(self._addr(s, i), buf)
                 if unpack_from("<I", buf, rs)[0] == self._slot_crc(seq, self._mv[:rs]):
-                    out.append((seq, bytes(buf[:rs])))
+                    visit(seq, self._mv[:rs])
+                    n += 1
                 i += 1
-        return out

@@ -17,7 +17,7 @@ from construct import Bytes, FormatField, Renamed, Struct
 
 from . import codes, frame
 from .adapters import CodeEnum, Counted, VarBytes
-from .messages import MESSAGES, STRUCTS
+from .messages import MAX_BLOCKLIST, MESSAGES, STRUCTS
 
 FIRMWARE_CODEC = Path(__file__).resolve().parent.parent / "firmware" / "codec.py"
 
@@ -112,66 +112,59 @@ def describe(struct: Struct) -> list:
     return items
 
 
-def _runs(items: list) -> list:
-    """Consecutive fixed fields merged into one pack/unpack call."""
-    runs: list = []
+def _code_name(f: Fixed) -> str | None:
+    """The name of a code field's tuple of values (_V_...), or None for a plain field."""
+    return f.check.split(", ")[1].rstrip(")") if f.check.startswith("_code") else None
+
+
+class _Tables:
+    """What the layouts refer to by index: field names, code tuples, structures."""
+
+    def __init__(self):
+        self.names: list[str] = []
+        self.codes: list[str] = []
+        self.structs = list(STRUCTS)
+
+    def index(self, table: list, value) -> int:
+        if value not in table:
+            table.append(value)
+        i = table.index(value)
+        if i > 0xFF:
+            raise TypeError("more than 256 field names, code sets or structures: the layouts index them in one byte")
+        return i
+
+
+def _u16(n: int) -> bytes:
+    return bytes((n & 0xFF, n >> 8))
+
+
+def _layout(items: list, tables: _Tables) -> bytes:
+    """One structure as a program for the codec's interpreter (_enc, _dec): see _HEADER."""
+    out = b""
     for item in items:
-        if isinstance(item, Fixed) and runs and isinstance(runs[-1], list):
-            runs[-1].append(item)
-        elif isinstance(item, Fixed):
-            runs.append([item])
-        else:
-            runs.append(item)
-    return runs
-
-
-def _gen_pair(fn: str, items: list) -> list[str]:
-    enc = [f"def _e_{fn}(m, out):"]
-    dec = [f"def _d_{fn}(b, o):", "    m = {}"]
-    for run in _runs(items):
-        if isinstance(run, list):
-            fmt = "<" + "".join(f.fmt for f in run)
-            args = ", ".join(f.check.format(v=f"m[{f.name!r}]") for f in run)
-            enc.append(f"    out.append(pack({fmt!r}, {args}))")
-            size = _calcsize(fmt)
-            dec.append(f"    v = unpack_from({fmt!r}, b, o)")
-            for i, f in enumerate(run):
-                # unpacked integers are in range by construction: only codes need a check
-                if f.check.startswith("_code"):
-                    dec.append(f"    m[{f.name!r}] = " + f.check.format(v=f"v[{i}]"))
-                else:
-                    dec.append(f"    m[{f.name!r}] = v[{i}]")
-            dec.append(f"    o += {size}")
-        elif isinstance(run, Items):
-            enc.append(f"    v = m[{run.name!r}]")
-            enc.append(f"    out.append(pack('<{run.count_fmt}', _int(len(v), 0, {run.max_count})))")
-            dec.append(f"    n = _int(unpack_from('<{run.count_fmt}', b, o)[0], 0, {run.max_count})")
-            dec.append(f"    o += {_calcsize('<' + run.count_fmt)}")
-            dec.append("    v = []")
-            if isinstance(run.item, str):
-                enc.append(f"    for x in v:\n        _e_{run.item}(x, out)")
-                dec.append(f"    for _ in range(n):\n        x, o = _d_{run.item}(b, o)\n        v.append(x)")
+        if isinstance(item, Fixed):
+            name = tables.index(tables.names, item.name)
+            codes = _code_name(item)
+            if item.fmt.endswith("s"):
+                out += b"s" + bytes((name, int(item.fmt[:-1])))
+            elif codes is not None:
+                out += b"c" + item.fmt.encode() + bytes((name, tables.index(tables.codes, codes)))
             else:
-                item = run.item
-                enc.append(f"    for x in v:\n        out.append(pack('<{item.fmt}', {item.check.format(v='x')}))")
-                size = _calcsize("<" + item.fmt)
-                dec.append(f"    for _ in range(n):\n        v.append(unpack_from('<{item.fmt}', b, o)[0])\n        o += {size}")
-            dec.append(f"    m[{run.name!r}] = v")
-        elif isinstance(run, Blob):
-            enc.append(f"    v = bytes(m[{run.name!r}])")
-            enc.append(f"    out.append(pack('<{run.len_fmt}', _int(len(v), 0, {run.max_len})))")
-            enc.append("    out.append(v)")
-            dec.append(f"    n = _int(unpack_from('<{run.len_fmt}', b, o)[0], 0, {run.max_len})")
-            dec.append(f"    o += {_calcsize('<' + run.len_fmt)}")
-            dec.append(f"    m[{run.name!r}] = unpack_from('<%ds' % n, b, o)[0]")
-            dec.append("    o += n")
-        elif isinstance(run, Sub):
-            enc.append(f"    _e_{run.struct_name}(m[{run.name!r}], out)")
-            dec.append(f"    m[{run.name!r}], o = _d_{run.struct_name}(b, o)")
-    if len(enc) == 1:
-        enc.append("    pass")
-    dec.append("    return m, o")
-    return enc + [""] + dec
+                out += b"i" + item.fmt.encode() + bytes((name,))
+        elif isinstance(item, Items):
+            name = tables.index(tables.names, item.name)
+            head = item.count_fmt.encode() + bytes((name,)) + _u16(item.max_count)
+            if isinstance(item.item, str):
+                out += b"M" + head + bytes((tables.structs.index(item.item),))
+            else:
+                if item.item.fmt not in _INT_RANGES or _code_name(item.item) is not None:
+                    raise TypeError(f"field {item.name!r}: a list of {item.item.fmt!r}: lists of plain integers or structures only")
+                out += b"N" + head + item.item.fmt.encode()
+        elif isinstance(item, Blob):
+            out += b"v" + item.len_fmt.encode() + bytes((tables.index(tables.names, item.name),)) + _u16(item.max_len)
+        elif isinstance(item, Sub):
+            out += b"t" + bytes((tables.index(tables.names, item.name), tables.structs.index(item.struct_name)))
+    return out
 
 
 def _calcsize(fmt: str) -> int:
@@ -218,17 +211,153 @@ def _bytes(v, n):
     if len(v) != n:
         raise CodecError("wrong byte length")
     return v
+
+
+# A structure is a layout: a bytes program that _enc and _dec interpret (one table, not two
+# functions per message: the generated functions took twice the heap on a board). Fields in
+# order, each an op byte and its arguments (names, code sets and structures by index into
+# _NAMES, _CODES and _STRUCTS; C: a struct format character; max: u16 little-endian):
+#   i C name                an integer (its range from C)
+#   c C name codes          an integer that is one of _CODES[codes]
+#   s name length           bytes of a fixed length
+#   N C name max C2         a list (count C, at most max) of integers C2
+#   M C name max struct     a list (count C, at most max) of structures
+#   v C name max            bytes counted by C, at most max
+#   t name struct           a nested structure
+_RANGES = {RANGES}
+_FMT = {FMT}
+_SIZES = {SIZES}
+
+
+def _enc(layout, m, out):
+    i = 0
+    while i < len(layout):
+        op = layout[i]
+        if op == 115:  # s
+            n = layout[i + 2]
+            out.append(pack("<%ds" % n, _bytes(m[_NAMES[layout[i + 1]]], n)))
+            i += 3
+            continue
+        if op == 116:  # t
+            _enc(_STRUCTS[layout[i + 2]], m[_NAMES[layout[i + 1]]], out)
+            i += 3
+            continue
+        c, v = layout[i + 1], m[_NAMES[layout[i + 2]]]
+        if op == 105:  # i
+            lo, hi = _RANGES[c]
+            out.append(pack(_FMT[c], _int(v, lo, hi)))
+            i += 3
+        elif op == 99:  # c
+            out.append(pack(_FMT[c], _code(v, _CODES[layout[i + 3]])))
+            i += 4
+        else:  # a count and what it counts
+            if op == 118:  # v
+                v = bytes(v)
+            out.append(pack(_FMT[c], _int(len(v), 0, layout[i + 3] | layout[i + 4] << 8)))
+            if op == 118:
+                out.append(v)
+            elif op == 78:  # N
+                c = layout[i + 5]
+                lo, hi = _RANGES[c]
+                for x in v:
+                    out.append(pack(_FMT[c], _int(x, lo, hi)))
+            else:  # M
+                sub = _STRUCTS[layout[i + 5]]
+                for x in v:
+                    _enc(sub, x, out)
+            i += 5 if op == 118 else 6
+
+
+def _dec(layout, b, o):
+    m = {}
+    i = 0
+    while i < len(layout):
+        op = layout[i]
+        if op == 115:  # s
+            n = layout[i + 2]
+            m[_NAMES[layout[i + 1]]] = unpack_from("<%ds" % n, b, o)[0]
+            o += n
+            i += 3
+            continue
+        if op == 116:  # t
+            m[_NAMES[layout[i + 1]]], o = _dec(_STRUCTS[layout[i + 2]], b, o)
+            i += 3
+            continue
+        c, name = layout[i + 1], _NAMES[layout[i + 2]]
+        v = unpack_from(_FMT[c], b, o)[0]
+        o += _SIZES[c]
+        if op == 105:  # i: in range by construction
+            m[name] = v
+            i += 3
+        elif op == 99:  # c
+            m[name] = _code(v, _CODES[layout[i + 3]])
+            i += 4
+        else:
+            n = _int(v, 0, layout[i + 3] | layout[i + 4] << 8)
+            if op == 118:  # v
+                m[name] = unpack_from("<%ds" % n, b, o)[0]
+                o += n
+                i += 5
+                continue
+            v = []
+            if op == 78:  # N
+                c = layout[i + 5]
+                for _ in range(n):
+                    v.append(unpack_from(_FMT[c], b, o)[0])
+                    o += _SIZES[c]
+            else:  # M
+                sub = _STRUCTS[layout[i + 5]]
+                for _ in range(n):
+                    x, o = _dec(sub, b, o)
+                    v.append(x)
+            m[name] = v
+            i += 6
+    return m, o
+"""
+
+_FOOTER = """
+
+def encode(t, m):
+    layout = _LAYOUTS.get(t)
+    if layout is None:
+        raise CodecError("unknown message type")
+    out = []
+    try:
+        _enc(layout, m, out)
+    except (KeyError, TypeError, _StructError) as e:
+        raise CodecError("missing or mistyped field: %s" % e)
+    return b"".join(out)
+
+
+def decode(t, payload):
+    layout = _LAYOUTS.get(t)
+    if layout is None:
+        raise CodecError("unknown message type")
+    try:
+        m, o = _dec(layout, payload, 0)
+    except CodecError:
+        raise
+    except (ValueError, IndexError, TypeError, _StructError):
+        raise CodecError("truncated message")
+    if o != len(payload):
+        raise CodecError("trailing bytes")
+    return m
 """
 
 
 def generate() -> str:
-    out = [_HEADER, "", "# --- frame layer (protocol/frame.py)"]
+    ranges = {ord(char): r for char, r in _INT_RANGES.items()}
+    fmts = {ord(char): "<" + char for char in _INT_RANGES}
+    sizes = {ord(char): _calcsize("<" + char) for char in _INT_RANGES}
+    header = _HEADER.replace("{RANGES}", repr(ranges)).replace("{FMT}", repr(fmts)).replace("{SIZES}", repr(sizes))
+    out = [header, "", "# --- frame layer (protocol/frame.py)"]
     for name in ("START", "SECURED", "MAC_LEN", "MIN_LENGTH", "MAX_LENGTH", "CRC_LEN", "OVERHEAD"):
         out.append(f"{name} = const({getattr(frame, name)})")
     out += ["", "# --- shared figures (protocol/codes.py)"]
     for name in codes.EXPORTED_FIGURES:
         out.append(f"{name} = const({getattr(codes, name)})")
     out.append(f"SIGNED_COMMANDS = ({', '.join(str(int(t)) for t in codes.SIGNED_COMMANDS)})")
+    out.append(f"MAX_BLOCKLIST = const({MAX_BLOCKLIST})")  # a BLOCKLIST_UPDATE's most key ids
     for prefix, enum in codes.EXPORTED.items():
         out += ["", f"# --- {enum.__name__} (protocol/codes.py)"]
         for member in enum:
@@ -239,49 +368,22 @@ def generate() -> str:
         if not issubclass(enum, codes.IntFlag):  # flags are bit sets, not lists of codes
             values = ", ".join(str(int(member)) for member in enum)
             out.append(f"_V_{enum.__name__.upper()} = ({values})")
-    out += ["", "", "# --- structures (protocol/messages.py STRUCTS)", ""]
-    for name, struct in STRUCTS.items():
-        out += _gen_pair(name, describe(struct)) + ["", ""]
-    out += ["# --- messages (protocol/messages.py MESSAGES)", ""]
-    for msg_type, struct in MESSAGES.items():
-        out += _gen_pair("msg_" + msg_type.name.lower(), describe(struct)) + ["", ""]
-    out.append("_ENC = {")
-    out += [f"    {int(t)}: _e_msg_{t.name.lower()}," for t in MESSAGES]
-    out.append("}")
-    out.append("_DEC = {")
-    out += [f"    {int(t)}: _d_msg_{t.name.lower()}," for t in MESSAGES]
+    tables = _Tables()
+    structs = [_layout(describe(struct), tables) for struct in STRUCTS.values()]
+    messages = {t: _layout(describe(struct), tables) for t, struct in MESSAGES.items()}
+    out += ["", "", "# --- layouts (protocol/messages.py STRUCTS and MESSAGES)", ""]
+    out.append(f"_NAMES = ({''.join(repr(n) + ', ' for n in tables.names).rstrip()})")
+    out.append(f"_CODES = ({''.join(c + ', ' for c in tables.codes).rstrip()})")
+    out.append("_STRUCTS = (")
+    out += [f"    {layout!r},  # {name}" for name, layout in zip(STRUCTS, structs, strict=True)]
+    out.append(")")
+    out.append("_LAYOUTS = {")
+    out += [f"    {int(t)}: {layout!r},  # {t.name.lower()}" for t, layout in messages.items()]
     out.append("}")
     out.append("NAMES = {")
     out += [f"    {int(t)}: {t.name.lower()!r}," for t in MESSAGES]
     out.append("}")
-    out.append("""
-
-def encode(t, m):
-    f = _ENC.get(t)
-    if f is None:
-        raise CodecError("unknown message type")
-    out = []
-    try:
-        f(m, out)
-    except (KeyError, TypeError, _StructError) as e:
-        raise CodecError("missing or mistyped field: %s" % e)
-    return b"".join(out)
-
-
-def decode(t, payload):
-    f = _DEC.get(t)
-    if f is None:
-        raise CodecError("unknown message type")
-    try:
-        m, o = f(payload, 0)
-    except CodecError:
-        raise
-    except (ValueError, IndexError, TypeError, _StructError):
-        raise CodecError("truncated message")
-    if o != len(payload):
-        raise CodecError("trailing bytes")
-    return m
-""")
+    out.append(_FOOTER)
     return "\n".join(out)
 
 

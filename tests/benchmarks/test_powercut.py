@@ -118,6 +118,17 @@ class NaiveStore:
     def names(self):
         return list(self._values)
 
+    def length(self, name):
+        value = self.get(name)
+        return None if value is None else len(value)
+
+    def readinto(self, name, offset, buf):
+        value = self.get(name)
+        if value is None or offset + len(buf) > len(value):
+            return False
+        buf[:] = value[offset : offset + len(buf)]
+        return True
+
     def put(self, name, value):
         self._values[name.encode() if isinstance(name, str) else bytes(name)] = bytes(value)
         self._rewrite()
@@ -167,6 +178,12 @@ class NaiveLog:
 
     def read(self, from_seq, max_count):
         return [(i, self._records[i]) for i in range(max(from_seq, 0), min(len(self._records), from_seq + max_count))]
+
+    def readinto(self, from_seq, max_count, buf, pos):
+        records = self.read(from_seq, max_count)
+        for i, (_seq, record) in enumerate(records):
+            buf[pos + i * self.record_size : pos + (i + 1) * self.record_size] = record
+        return len(records), records[-1][0] + 1 if records else from_seq
 
 
 class WriteBackFlash(flash.FaultyFlash):

@@ -140,12 +140,12 @@ class SiteWideLock(lock_app.LockApp):
 class ListlessLock(lock_app.LockApp):
     """Adopts any newer blocklist without checking the server's MAC."""
 
-    def _adopt_blocklist(self, update):
-        if update["version"] <= self.blocklist["version"]:
+    def _adopt_blocklist(self, payload):
+        version, count, _macs = signed.blocklist_layout(payload)
+        if version <= self.blocklist_version:
             return codec.ERR_STALE
-        self.store.put("blocklist", codec.encode(codec.T_BLOCKLIST_UPDATE, update))
-        self.blocklist = update
-        self._blocked = set(update["key_ids"])
+        self.store.put("blocklist", payload)
+        self.blocklist_version, self.blocklist_size = version, count
         return codec.ERR_OK
 
 
