@@ -51,11 +51,11 @@ def make_app(role, path=None):
 class Console:
     """Frames in, replies out, on a pair of byte streams."""
 
-    def __init__(self, app, rx, tx):
+    def __init__(self, app, rx, tx, capacity=frame.MAX_FRAME):
         self.app = app
         self.rx = rx
         self.tx = tx
-        self.receiver = frame.Receiver()
+        self.receiver = frame.Receiver(capacity)  # host_capacity(role): what the role's host may send
         self.frames = 0  # frames answered
         # Where the byte stream is in the frame layout, to tell a break from frame data:
         # _head counts the start and length bytes seen, _left the bytes still due after them.
@@ -149,10 +149,16 @@ def _kbd_intr(char):
     micropython.kbd_intr(char)
 
 
+def host_capacity(role):
+    # A key's host sends it up to a 16 KB blocklist; a lock's host only short frames
+    # (provisioning, reads), so a lock keeps no 16 KB buffer for its host link.
+    return frame.SHORT_FRAME if role == "lock" else frame.MAX_FRAME
+
+
 def run(role, path=None):
     """Serve the host link of a `role` device on this board's console (main.py calls this)."""
     app = make_app(role, path)
-    console = Console(app, sys.stdin.buffer, sys.stdout.buffer)
+    console = Console(app, sys.stdin.buffer, sys.stdout.buffer, host_capacity(role))
     _kbd_intr(-1)
     try:
         console.serve()

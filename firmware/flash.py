@@ -11,6 +11,9 @@ from ._const import const
 _SECTOR_SIZE = const(4096)
 
 
+_ERASED = b"\xff" * 256  # one page of erased flash, written over a sector to erase it
+
+
 class PowerCut(Exception):
     """The supply failed during a flash write; what reached the flash is all that remains."""
 
@@ -72,9 +75,14 @@ class FileFlash:
     def erase(self, sector):
         if not 0 <= sector < self.sectors:
             raise ValueError("no such sector")
-        self._f.seek(sector * self.sector_size)
-        self._f.write(b"\xff" * self.sector_size)
-        self._f.flush()
+        f = self._f
+        f.seek(sector * self.sector_size)
+        left = self.sector_size
+        while left:  # a page at a time: no sector-sized buffer on a small heap
+            n = min(left, len(_ERASED))
+            f.write(_ERASED if n == len(_ERASED) else _ERASED[:n])
+            left -= n
+        f.flush()
 
     def close(self):
         self._f.close()

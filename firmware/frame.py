@@ -108,7 +108,12 @@ def error_reply(raw, error):
     return encode_message(codec.T_RESULT, raw[4] if len(raw) > 4 else 0, {"code": code})
 
 
-_CAPACITY = _HEAD + _MAX_LENGTH + _CRC_LEN  # the longest frame: the receive buffer's size
+_FRAMING = const(7)  # start, u16 length and CRC-32 around a frame's length-counted bytes
+# The longest frame a lock sends a key (a full AUDIT_BATCH, 1,950 bytes) or a host sends a
+# lock (PROVISION): a receiver on those links needs no buffer for a 16 KB blocklist, which only
+# a key hears from its host and a lock from its key (tests/firmware/test_fw_frame_receiver.py).
+SHORT_FRAME = const(2048)
+MAX_FRAME = _HEAD + _MAX_LENGTH + _CRC_LEN  # the longest frame: the receive buffer's size
 
 
 class Receiver:
@@ -130,8 +135,10 @@ class Receiver:
     takes any number of bytes and returns their frames; the two may be mixed.
     """
 
-    def __init__(self):
-        self._buf = bytearray(_CAPACITY)
+    def __init__(self, capacity=MAX_FRAME):
+        # `capacity`: the longest frame this link can carry to us (a key's contact hears only
+        # a lock's short answers); a frame claiming more is rejected as a bad length.
+        self._buf = bytearray(min(capacity, MAX_FRAME))
         self._mv = memoryview(self._buf)
         self._n = 0  # bytes held; when any, _buf[0] is a start byte
         self._need = _HEAD  # bytes to hold before the candidate at _buf[0] can be decided
@@ -197,7 +204,7 @@ class Receiver:
         if n > _HEAD:
             return n == self._need
         length = buf[1] | buf[2] << 8
-        if _MIN_LENGTH <= length <= _MAX_LENGTH:
+        if _MIN_LENGTH <= length <= len(buf) - _FRAMING:
             self._need = _HEAD + length + _CRC_LEN
             return False
         # An impossible length: resume after the start byte, within the three bytes held.
@@ -280,7 +287,7 @@ class Receiver:
                 self.rejected += 1  # it claimed more than the line carried
             elif need == _HEAD:
                 length = buf[1] | buf[2] << 8
-                if _MIN_LENGTH <= length <= _MAX_LENGTH:
+                if _MIN_LENGTH <= length <= len(buf) - _FRAMING:
                     self._need = _HEAD + length + _CRC_LEN
                     continue
                 self.rejected += 1

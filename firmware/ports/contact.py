@@ -29,9 +29,9 @@ _CHUNK = const(64)
 class Contact:
     """Frames over a half-duplex UART (`uart`: write, any, read as machine.UART)."""
 
-    def __init__(self, uart):
+    def __init__(self, uart, capacity=frame.MAX_FRAME):
         self.uart = uart
-        self.receiver = frame.Receiver()
+        self.receiver = frame.Receiver(capacity)
         self.collisions = 0  # echoes that came back different
         self.timeouts = 0  # replies that never came
         self._last_rx = time.ticks_ms()

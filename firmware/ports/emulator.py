@@ -7,14 +7,26 @@
 # WebAssembly MicroPython (the host execs `from keylock_fw.ports import emulator` and forwards
 # calls), so a device boots, and loses power, the same way on both runtimes. Hence plain
 # MicroPython: no typing, no dataclasses, no f-strings.
-from .. import device, flash, key_app, lock_app, secure
+from .. import device, flash, secure
 
 # What call() answers when the device lost power during the call: a str, so it can never be
 # mistaken for a frame (bytes) or for no answer (None), and it crosses to the host as JSON.
 POWER_CUT = "power_cut"
 # The world's readings, not the device's state: they survive a reboot.
 READINGS = ("supply_mV", "battery_permille", "temperature_dC", "rtc_s")
-APPS = {"key": (key_app.KeyApp, key_app.FLASH_SECTORS), "lock": (lock_app.LockApp, lock_app.FLASH_SECTORS)}
+ROLES = ("key", "lock")
+
+
+def _app(role):
+    # Imported when a device of the role is added, not before: a process serving one device
+    # (the unix runtime: one per device, a board's heap each) holds only its own app's code.
+    if role == "key":
+        from .. import key_app
+
+        return key_app.KeyApp, key_app.FLASH_SECTORS
+    from .. import lock_app
+
+    return lock_app.LockApp, lock_app.FLASH_SECTORS
 
 
 class EmuDevice(device.Device):
@@ -45,7 +57,7 @@ class Devices:
         self.cuts = {}  # name -> (cut_at, tear, seed), applied from its next boot
 
     def add(self, name, role):
-        if role not in APPS:
+        if role not in ROLES:
             raise ValueError("a role is key or lock")
         self.roles[name] = role
         self.boot(name)
@@ -53,7 +65,7 @@ class Devices:
     def boot(self, name):
         """Power up (again): the app is rebuilt from its flash file; RAM is gone. Raises what
         the app's mount raises (a store that no longer reads)."""
-        cls, sectors = APPS[self.roles[name]]
+        cls, sectors = _app(self.roles[name])
         old = self.apps.get(name)
         if name in self.chips:
             _file(self.chips.pop(name)).close()

@@ -15,7 +15,7 @@
 import sys
 import time
 
-from .. import board_main
+from .. import board_main, frame
 from .._const import const
 from . import contact, pins
 
@@ -52,15 +52,17 @@ def make(role, board):
         app = lock_app.LockApp(dev)
     else:
         raise ValueError("role must be key or lock")
-    return app, dev, contact.Contact(port.contact_uart(board_pins))
+    # The key hears only a lock's short answers on the contact; the lock hears a key's blocklist.
+    capacity = frame.SHORT_FRAME if role == "key" else frame.MAX_FRAME
+    return app, dev, contact.Contact(port.contact_uart(board_pins), capacity)
 
 
 class Host:
     """The host link on the console, looked at without blocking: frames in on stdin, replies
     out on stdout (board_main.Console). Gone for good at the end of input (a closed pipe)."""
 
-    def __init__(self, app):
-        self.console = board_main.Console(app, sys.stdin.buffer, sys.stdout.buffer)
+    def __init__(self, app, role):
+        self.console = board_main.Console(app, sys.stdin.buffer, sys.stdout.buffer, board_main.host_capacity(role))
         self.poller = board_main._poller(sys.stdin.buffer)
         self.quiet = True
 
@@ -132,7 +134,7 @@ def serve(role, board):
     """The role's loop with the board's port (the fake-machine tests call it directly: the
     unix port's sys.platform is linux)."""
     app, dev, link = make(role, board)
-    host = Host(app)
+    host = Host(app, role)
     board_main._kbd_intr(-1)  # frames may carry 0x03; a 0x03 between frames still stops (Console)
     try:
         if role == "key":

@@ -30,7 +30,7 @@ from typing import Any
 
 from .micropython import FIRMWARE_DIR, FIRMWARE_PACKAGE, MicroPythonError, RuntimeMissing
 
-BOARD_HEAP = "128wK"  # a 64 KB heap on a 32-bit board (issue 13's budget)
+BOARD_HEAP = "64wK"  # a 64 KB heap on a 32-bit board (issue 13's budget)
 CACHE = Path(tempfile.gettempdir()) / "keylock-unix-port"
 
 # Runs inside MicroPython: one JSON request per line on stdin, one answer per line on the fd
