@@ -76,6 +76,19 @@ def run_script(script: Path, mounts: dict[Path, str] | None = None, timeout_s: f
     return proc.stdout
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """End a served interpreter: its stdin closed (the end of its requests), then killed if it
+    has not exited within 5 s."""
+    if proc.poll() is None:
+        assert proc.stdin is not None
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Interpreter:
     """What drives a MicroPython interpreter, whichever port: statements and expressions in,
     printed text and JSON values out (`_call` carries one request; `close` ends it)."""
@@ -132,14 +145,7 @@ class MicroPython(Interpreter):
         return answer
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            assert self._proc.stdin is not None
-            self._proc.stdin.close()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc)
         for stream in (self._proc.stdout, self._proc.stderr):
             if stream:
                 stream.close()

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import KeylockError
 from .deploy import MPY_ARCHES, tool
-from .micropython import FIRMWARE_DIR, FIRMWARE_PACKAGE, Interpreter, MicroPythonError, RuntimeMissing
+from .micropython import FIRMWARE_DIR, FIRMWARE_PACKAGE, Interpreter, MicroPythonError, RuntimeMissing, stop_process
 
 BOARD_HEAP = "64wK"  # a 64 KB heap on a 32-bit board (issue 13's budget)
 CACHE = Path(tempfile.gettempdir()) / "keylock-unix-port"
@@ -174,14 +174,7 @@ class UnixPort(Interpreter):
         return answer
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            assert self._proc.stdin is not None
-            self._proc.stdin.close()
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+        stop_process(self._proc)
         self._answers.close()
         self._printed.close()
         shutil.rmtree(self._work, ignore_errors=True)
