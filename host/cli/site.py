@@ -34,9 +34,7 @@ import sys
 
 from ..errors import UsageError
 from ..link.hub import HUB_ENV, HUB_FORM, HubControl
-
-PARTS = ("body", "keyhole")
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+from ..scenario.model import DAY_NAMES, PARTS
 
 
 def _csv(text: str) -> list[str]:
@@ -48,9 +46,9 @@ def _csv(text: str) -> list[str]:
 
 def _days(text: str) -> list[str]:
     days = _csv(text.lower())
-    unknown = [d for d in days if d not in DAYS]
+    unknown = [d for d in days if d not in DAY_NAMES]
     if unknown:
-        raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: days are {', '.join(DAYS)}")
+        raise argparse.ArgumentTypeError(f"{', '.join(unknown)}: days are {', '.join(DAY_NAMES)}")
     return days
 
 
@@ -198,7 +196,7 @@ def _step_yaml(args, role_of) -> str:
         if getattr(args, "offline", False):
             body["online"] = False
         if args.action == "grant" and (args.days or args.from_time or args.to_time):
-            body["schedule"] = {"days": args.days or list(DAYS), "from": args.from_time or "00:00", "to": args.to_time or "24:00"}
+            body["schedule"] = {"days": args.days or list(DAY_NAMES), "from": args.from_time or "00:00", "to": args.to_time or "24:00"}
     text = json.dumps({action: body})
     return text if args.expect is None else _with_expect(text, args.expect)
 

@@ -21,6 +21,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from ...hw_models.params import battery_by_name
+from ..render import iso_time
 from ..scenario import report
 from ..scenario.model import KEY_SETUP_STATES, LOCK_KINDS, Key, Lock, Phone, ScenarioError, Site
 from ..scenario.parse import parse_step
@@ -28,8 +29,6 @@ from ..scenario.runner import StepReport, default_expect, mismatch
 from ..scenario.values import parse_date
 from ..server import check_name
 from .engine import SiteEngine
-
-CARD_YEARS = 5  # a holder's ID06 card, unless --id06-expires says otherwise
 
 
 class ControlError(Exception):
@@ -87,7 +86,7 @@ class SiteControl:
         answer["fields"] = report.jsonable(outcome.fields)
         answer["keys"] = report.jsonable(outcome.keys)
         answer["events"] = report.jsonable(outcome.events)
-        answer["time"] = _iso(self.site.now_s)
+        answer["time"] = iso_time(int(self.site.now_s))
         return answer
 
     # --- building the site --------------------------------------------------------------
@@ -101,7 +100,7 @@ class SiteControl:
     def _card_expiry_s(self, request) -> int:
         text = request.get("id06_expires")
         if text is None:
-            return int(self.site.now_s) + CARD_YEARS * 365 * 86400 - 86400
+            return self.site.default_card_expiry_s()
         day = parse_date(str(text))
         return int(dt.datetime.combine(day, dt.time(), dt.UTC).timestamp())
 
@@ -179,14 +178,20 @@ class SiteControl:
         events = self.site.server.audit(lock=lock, key=key, reason=request.get("reason"), by=request.get("by") or "keylock site", last=last)
         return {
             "events": [
-                {"seq": e.seq, "epoch": e.epoch, "time": _iso(e.time), "key": e.key or str(e.key_id), "lock": e.lock or str(e.lock_id)}
+                {
+                    "seq": e.seq,
+                    "epoch": e.epoch,
+                    "time": iso_time(int(e.time)),
+                    "key": e.key or str(e.key_id),
+                    "lock": e.lock or str(e.lock_id),
+                }
                 | {"result": e.result, "denied": e.denied, "count": e.count}
                 for e in events
             ]
         }
 
     def op_time(self, request) -> dict:
-        return {"time": _iso(self.site.now_s), "unix_s": self.site.now_s, "clock": self._clock()}
+        return {"time": iso_time(int(self.site.now_s)), "unix_s": self.site.now_s, "clock": self._clock()}
 
     def op_devices(self, request) -> dict:
         return {"devices": {name: self._serve(name) for name in [*self.site.keys, *self.site.locks]}}
@@ -200,7 +205,3 @@ def _number(value, what: str, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
         raise ControlError(f"{what} is a number from {low:g} to {high:g}, not {value!r}")
     return float(value)
-
-
-def _iso(unix_s: float) -> str:
-    return dt.datetime.fromtimestamp(int(unix_s), dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -4,13 +4,10 @@ import datetime as dt
 import secrets
 
 from ...protocol.codes import Denial, KeyFlag, Outcome
+from ..render import iso_time
 from ..scenario.engine import Engine, StepResult
 from ..scenario.model import ScenarioEvent
 from .site import EmulatedSite
-
-
-def _iso(unix_s):
-    return dt.datetime.fromtimestamp(unix_s, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class SiteEngine(Engine):
@@ -79,7 +76,7 @@ class SiteEngine(Engine):
         else:
             reason = opening.reason.name.lower()
         self.energy_J.append(opening.energy_J)
-        details = {"energy_J": round(opening.energy_J, 5), "soc": round(self.s.keys[key].soc, 4), "time": _iso(self.s.now_s)}
+        details = {"energy_J": round(opening.energy_J, 5), "soc": round(self.s.keys[key].soc, 4), "time": iso_time(int(self.s.now_s))}
         if opening.outcome == Outcome.GRANTED:
             return StepResult(result="granted", details=details)
         return StepResult(result="denied", reason=reason, details=details)
@@ -125,7 +122,7 @@ class SiteEngine(Engine):
                 "battery_low": bool(st["flags"] & KeyFlag.BATTERY_LOW),
                 "soc": st["soc_permille"] / 1000,
                 "validated": bool(st["flags"] & KeyFlag.VALIDATED),
-                "valid_until": _iso(st["valid_until"]) if st["valid_until"] else None,
+                "valid_until": iso_time(st["valid_until"]) if st["valid_until"] else None,
                 "paired_phone": self.s.server.phone_name(st["paired_phone"]) if st["paired_phone"] else None,
                 "clock_set": bool(st["flags"] & KeyFlag.CLOCK_SET),
             }
@@ -163,7 +160,7 @@ class SiteEngine(Engine):
         return {
             "battery_soc": {k: round(state.soc, 4) for k, state in site.keys.items()},
             "energy_per_opening_J": round(sum(self.energy_J) / len(self.energy_J), 5) if self.energy_J else None,
-            "virtual_time": _iso(site.now_s),
+            "virtual_time": iso_time(int(site.now_s)),
         }
 
     def close(self):

@@ -116,7 +116,7 @@ class EmulatedSite:
         holder = holder or name
         if holder not in self._holders:  # a holder may carry several keys; the card is theirs
             if id06_expires_s is None:
-                id06_expires_s = int(self.now_s) + 5 * 365 * 86400 - 86400
+                id06_expires_s = self.default_card_expiry_s()
             self.add_holder(holder, id06 or f"ID06-{name}", id06_expires_s)
         battery_params = battery_by_name(battery)  # an unknown battery is refused before anything changes
         self.server.add_key(name, holder, state=state)
@@ -130,6 +130,10 @@ class EmulatedSite:
         if not blank:
             self._host(name, MsgType.PROVISION, fields, expect_ok=True)
         return fields
+
+    def default_card_expiry_s(self):
+        """A new holder's ID06 card, unless told otherwise: valid for just under five years."""
+        return int(self.now_s) + 5 * 365 * 86400 - 86400
 
     def add_holder(self, name, id06, id06_expires_s):
         self.server.add_holder(name, id06, id06_expires_s)
