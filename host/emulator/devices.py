@@ -13,7 +13,7 @@ from typing import Any
 
 from ...firmware.flash import PowerCut
 from ...firmware.ports import emulator as emu_port
-from ..runtime.micropython import MicroPython, MicroPythonError
+from ..runtime.micropython import Interpreter, MicroPython, MicroPythonError
 from ..runtime.unix_port import BOARD_HEAP, UnixPort
 
 __all__ = ["CpythonDevices", "MicropythonDevices", "PowerCut", "UnixDevices", "make_devices"]
@@ -106,11 +106,16 @@ class MicropythonDevices:
         self.mp = MicroPython()
         self.mp.exec(_MP_SETUP)
 
+    def _interpreter(self, method: str, name: str) -> Interpreter:
+        """The interpreter holding device `name` (here: every device's)."""
+        return self.mp
+
     def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
         # Arguments are str, int, bool or None: their repr is MicroPython source too.
         source = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
+        interpreter = self._interpreter(method, args[0])
         try:
-            return self.mp.eval(f"DEVICES.{method}({source})")
+            return interpreter.eval(f"DEVICES.{method}({source})")
         except MicroPythonError as exc:
             if exc.type == "ValueError":  # bad input, as CpythonDevices raises it
                 raise ValueError(str(exc).strip().splitlines()[-1].partition(": ")[2]) from exc
@@ -173,21 +178,15 @@ class UnixDevices(MicropythonDevices):
         self.heap = heap
         self._ports: dict[str, UnixPort] = {}
 
-    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        name = args[0]
+    def _interpreter(self, method: str, name: str) -> Interpreter:
+        """Device `name`'s own process, started when the device is added."""
         if method == "add" and name not in self._ports:
             port = UnixPort(heap=self.heap)
             port.exec(f"from keylock_fw.ports import emulator\nDEVICES = emulator.Devices({str(self.folder)!r})")
             self._ports[name] = port
         if name not in self._ports:
             raise ValueError(f"no device {name!r}")
-        source = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-        try:
-            return self._ports[name].eval(f"DEVICES.{method}({source})")
-        except MicroPythonError as exc:
-            if exc.type == "ValueError":
-                raise ValueError(str(exc).strip().splitlines()[-1].partition(": ")[2]) from exc
-            raise
+        return self._ports[name]
 
     def close(self) -> None:
         for port in self._ports.values():
