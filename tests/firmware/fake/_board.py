@@ -38,6 +38,8 @@ def read_text(path, default=None):
         return default
 
 
+_ERASED = b"\xff" * 256
+
 class BlockFile:
     """A raw flash partition in a file, in MicroPython's extended block protocol: a write
     with an offset programs as NOR flash does (clears bits only, never erases), a write
@@ -93,8 +95,14 @@ class BlockFile:
         if op == 5:
             return self.block_size
         if op == 6:
+            # A page of 0xFF at a time: a real chip erases in place, so the fake must not take
+            # a sector-sized buffer from the board's heap either.
             self._f.seek(self._check(arg * self.block_size, self.block_size))
-            self._f.write(b"\xff" * self.block_size)
+            left = self.block_size
+            while left:
+                n = min(left, len(_ERASED))
+                self._f.write(_ERASED if n == len(_ERASED) else _ERASED[:n])
+                left -= n
             self._f.flush()
             return 0
         return 0
