@@ -40,6 +40,7 @@ def read_text(path, default=None):
 
 _ERASED = b"\xff" * 256
 
+
 class BlockFile:
     """A raw flash partition in a file, in MicroPython's extended block protocol: a write
     with an offset programs as NOR flash does (clears bits only, never erases), a write
