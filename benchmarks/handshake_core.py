@@ -37,6 +37,11 @@ def median(values):
 
 
 def one_handshake(key, lock):
+    key.on_accept(lock.on_proof(key.on_challenge(lock.on_hello(key.hello()))))
+
+
+def handshake_frames(key, lock):
+    """The four frames of one handshake (HELLO, CHALLENGE, PROOF, ACCEPT)."""
     hello = key.hello()
     challenge = lock.on_hello(hello)
     proof = key.on_challenge(challenge)
@@ -80,7 +85,7 @@ def run(rounds, batch=1):
 
     key = handshake.KeyInitiator(KEY_ID, secret_for)  # boot-time set-up, not per handshake
     lock = handshake.LockResponder(compartment, COMPARTMENT)
-    frames = one_handshake(key, lock)
+    frames = handshake_frames(key, lock)
     transcript = b"".join(f[1:-4] for f in frames)
     # each proof covers the transcript before it (the lock's and the acceptance's with their own frame's head)
     hello, challenge, proof = (len(f) - 5 for f in frames[:3])

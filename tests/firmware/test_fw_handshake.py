@@ -120,7 +120,9 @@ def test_wrong_compartment_secret_is_refused_by_both_sides():
 
 def proof_with(k, challenge, secret):
     """The PROOF a key that skipped checking the lock's proof would send, under `secret`."""
-    kl, _lk = hs._session_keys(crypto.HmacKey(secret), KEY_ID, k._nk, challenge[5:21])
+    nk = k._transcript[8:24]  # HELLO from its length field: length, type, seq, key id, Nk
+    s = crypto.derive(crypto.HmacKey(secret), b"keylock session", KEY_ID.to_bytes(4, "big") + nk + challenge[5:21], 32)
+    kl = crypto.HmacKey(s[:16])  # S_kl, the first half (the module's header)
     head = pack("<HBB", 2 + hs.PROOF_LEN, codec.T_HS_PROOF, 1)
     return hs.frame.encode_body(head + kl.mac(b"K" + k._transcript + challenge[1:-4] + head)[: hs.PROOF_LEN])
 
