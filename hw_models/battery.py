@@ -87,6 +87,34 @@ def step_rc(v1_V, current_A, dt_s, r1_ohm, c1_F):
     return target_V + (v1_V - target_V) * np.exp(-np.asanyarray(dt_s) / (r1_ohm * c1_F))
 
 
+def polarisation_pairs(temperature_C, battery):
+    """The cell's RC pairs at `temperature_C`: (r_ohm (*shape, n_pairs), c_F (n_pairs,)).
+
+    The one interface to the cell's slow polarisation: callers keep a state of shape
+    (*shape, n_pairs), start it at `initial_polarisation`, advance it with `step_polarisation`
+    and subtract `polarisation_V` from the terminal voltage, whatever number of pairs the
+    parameter set has.
+    """
+    r_ohm = np.asanyarray(r1_ohm(temperature_C, battery))[..., None]
+    return r_ohm, np.array([battery.c1_F])
+
+
+def initial_polarisation(shape, battery):
+    """A rested cell's polarisation state, zeros of shape (*shape, n_pairs) [V]."""
+    return np.zeros(tuple(shape) + (1,))
+
+
+def step_polarisation(v_V, current_A, dt_s, temperature_C, battery):
+    """Advance every RC pair (..., n_pairs) by `dt_s` under constant `current_A` (...), exactly."""
+    r_ohm, c_F = polarisation_pairs(temperature_C, battery)
+    return step_rc(v_V, np.asanyarray(current_A)[..., None], dt_s, r_ohm, c_F)
+
+
+def polarisation_V(v_V):
+    """The voltage all pairs together subtract from the terminal [V] (...)."""
+    return np.asanyarray(v_V).sum(axis=-1)
+
+
 def discharge_curve(battery, current_A, temperature_C, dt_s=600.0, max_hours=None):
     """Constant-current discharge from full at `temperature_C` until the terminal voltage hits cut-off.
 
@@ -108,12 +136,11 @@ def discharge_curve(battery, current_A, temperature_C, dt_s=600.0, max_hours=Non
     delivered_Ah = np.zeros((n,) + shape)
     done = np.zeros(shape, dtype=bool)
     capacity_at_cutoff_Ah = np.full(shape, np.nan)
-    v1_V = np.zeros(shape)
-    r1 = r1_ohm(temperature_C, battery)
+    v_pol_V = initial_polarisation(shape, battery)
     charge_Ah = np.zeros(shape)
     for k in range(n):
         soc_eff = np.clip(1.0 - charge_Ah / available_Ah, 0.0, 1.0)
-        v = terminal_voltage_V(ocv_V(soc_eff, battery), current_A, r0_ohm(soc_eff, temperature_C, battery), v1_V)
+        v = terminal_voltage_V(ocv_V(soc_eff, battery), current_A, r0_ohm(soc_eff, temperature_C, battery), polarisation_V(v_pol_V))
         newly = ~done & (v <= battery.cutoff_V)
         capacity_at_cutoff_Ah[newly] = charge_Ah[newly]
         done |= newly
@@ -122,7 +149,7 @@ def discharge_curve(battery, current_A, temperature_C, dt_s=600.0, max_hours=Non
         if done.all():
             voltage_V, delivered_Ah = voltage_V[: k + 1], delivered_Ah[: k + 1]
             break
-        v1_V = step_rc(v1_V, current_A, dt_s, r1, battery.c1_F)
+        v_pol_V = step_polarisation(v_pol_V, current_A, dt_s, temperature_C, battery)
         charge_Ah = np.where(done, charge_Ah, charge_Ah + current_A * dt_s / SECONDS_PER_HOUR)
     time_h = np.arange(voltage_V.shape[0]) * dt_s / SECONDS_PER_HOUR
     return {"time_h": time_h, "delivered_Ah": delivered_Ah, "voltage_V": voltage_V, "capacity_Ah": capacity_at_cutoff_Ah}

@@ -65,7 +65,6 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
     r_series = r0 + contact_ohm
     tau_s = r_series * lock.reservoir_F
     decay = np.exp(-dt_s / tau_s)
-    r1 = bat.r1_ohm(temperature_C, battery)
 
     names = np.array([p.name for p in lock.phases] + ["done"], dtype=object)
     n_phases = len(lock.phases)
@@ -80,7 +79,7 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
     supply_V = np.empty((n_max,) + shape)
     current_A = np.empty((n_max,) + shape)
     vc = np.zeros(shape)
-    v1 = np.zeros(shape)
+    v_pol = bat.initial_polarisation(shape, battery)
     released = np.zeros(shape, dtype=bool)
     reset = np.zeros(shape, dtype=bool)
     settled = np.zeros(shape, dtype=bool)
@@ -126,7 +125,7 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
             break
         i_lock = np.where(running, currents_A[phase], lock.reset_current_A)
 
-        e_V = ocv - v1 - r0 * i_key
+        e_V = ocv - bat.polarisation_V(v_pol) - r0 * i_key
         target_V = e_V - i_lock * r_series
         vc_next = target_V + (vc - target_V) * decay
         settled |= running & (vc_next <= vc)
@@ -136,7 +135,7 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         current_A[k] = dq_C / dt_s
         charge_C += np.where(active, dq_C, 0.0)
         energy_J += np.where(active, ocv * dq_C, 0.0)
-        v1 = bat.step_rc(v1, dq_C / dt_s, dt_s, r1, battery.c1_F)
+        v_pol = bat.step_polarisation(v_pol, dq_C / dt_s, dt_s, temperature_C, battery)
         vc = vc_next
 
     completed = released & ~reset & (phase >= n_phases)
