@@ -33,6 +33,10 @@ class FileFlash:
         self.sectors = sectors
         self.sector_size = sector_size
         self.size = sectors * sector_size
+        # What this chip has been made to do since it was opened: the emulator's physics
+        # charges each program and erase its time and current.
+        self.programmed_bytes = 0
+        self.erased_sectors = 0
         try:
             f = open(path, "r+b")
         except OSError:
@@ -66,6 +70,7 @@ class FileFlash:
         n = len(data)
         if n == 0:
             return
+        self.programmed_bytes += n
         f = self._f
         old = self.read(addr, n)
         f.seek(addr)
@@ -75,6 +80,7 @@ class FileFlash:
     def erase(self, sector):
         if not 0 <= sector < self.sectors:
             raise ValueError("no such sector")
+        self.erased_sectors += 1
         f = self._f
         f.seek(sector * self.sector_size)
         left = self.sector_size

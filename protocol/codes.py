@@ -76,6 +76,7 @@ class Denial(IntEnum):
     CLOCK_ROLLBACK = 12
     PROTOCOL_MISMATCH = 13  # key and lock speak different protocol versions (keylock's addition)
     TIMEOUT = 14  # the CHALLENGE -> PROOF round trip took longer than the link allows: a relay or a stalled line
+    KEY_RESET = 15  # the key's own supply fell below its brown-out mid-transaction: the transaction is lost
 
 
 class ErrorCode(IntEnum):

@@ -112,6 +112,11 @@ class Devices:
         failed = self._faulty(name).failed
         return None if failed is None else list(failed)
 
+    def flash_work(self, name):
+        """[bytes programmed, sectors erased] since the device last booted."""
+        chip = _file(self.chips[name])
+        return [chip.programmed_bytes, chip.erased_sectors]
+
     # --- the device's world and its entry points ------------------------------------------
 
     def set(self, name, **readings):

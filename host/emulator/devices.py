@@ -57,6 +57,10 @@ class CpythonDevices:
         """The write the armed cut interrupted ([kind, address or sector, bytes]), or None."""
         return self._devices.power_cut(name)
 
+    def flash_work(self, name: str) -> list[int]:
+        """[bytes programmed, sectors erased] since the device last booted."""
+        return self._devices.flash_work(name)
+
     def set(self, name: str, **readings) -> None:
         self._devices.set(name, **readings)
 
@@ -138,6 +142,9 @@ class MicropythonDevices:
 
     def power_cut(self, name: str) -> list | None:
         return self._call("power_cut", name)
+
+    def flash_work(self, name: str) -> list[int]:
+        return self._call("flash_work", name)
 
     def set(self, name: str, **readings) -> None:
         self._call("set", name, **readings)

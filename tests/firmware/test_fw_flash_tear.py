@@ -179,3 +179,17 @@ def test_the_failed_operation_is_described():
     raises_power_cut(faulty.program, 40, b"\x00\x01\x02")
     assert faulty.failed == ("program", 40, 3)
     done(path, f)
+
+
+def test_a_file_flash_counts_what_it_was_made_to_do():
+    # The emulator charges each program and erase its time and current from these counters:
+    # bytes programmed (every call, whatever the bits), sectors erased, nothing for reads.
+    path, f = new_flash()  # programs _PATTERN (256 bytes) into sector 1
+    assert (f.programmed_bytes, f.erased_sectors) == (_SECTOR, 0)
+    f.program(0, _DATA)
+    f.program(0, b"")  # nothing to write: not a write
+    f.read(0, _SECTOR)
+    f.erase(1)
+    f.erase(1)
+    assert (f.programmed_bytes, f.erased_sectors) == (_SECTOR + len(_DATA), 2)
+    done(path, f)
