@@ -83,7 +83,10 @@ def forged_key_opening(site, lock, key_id, prf):
     hello = initiator.hello()
     challenge = app.on_key_frame(hello)
     guess = crypto.HmacKey(crypto.key_secret(prf, key_id))
-    kl, _lk = handshake._session_keys(guess, key_id, initiator._nk, challenge[5:21])
+    # S_kl | S_lk = KDF(K_key,C, "keylock session", key id | Nk | Nl) (firmware/handshake.py's
+    # header): Nk at 9:25 of HELLO (after start, length, type, seq, key id), Nl at 5:21 of CHALLENGE
+    s = crypto.derive(guess, b"keylock session", key_id.to_bytes(4, "big") + hello[9:25] + challenge[5:21], 32)
+    kl = crypto.HmacKey(s[:16])
     head = pack("<HBB", 2 + handshake.PROOF_LEN, codec.T_HS_PROOF, (challenge[4] + 1) & 0xFF)
     proof = kl.mac(b"K" + hello[1:-4] + challenge[1:-4] + head)[: handshake.PROOF_LEN]
     return app.on_key_frame(frame.encode_body(head + proof)) is not None
