@@ -2,7 +2,7 @@
 
   opening   does one opening complete with this battery, charge and temperature?
   life      how long does a battery last at this average current?
-  thermal   how hot do the lock's electronics get when the body or the keyhole is heated?
+  thermal   how long may a flame heat this padlock; how hot do its electronics get?
 
 Add --json for one JSON object on stdout.
 """
@@ -29,10 +29,21 @@ def add_arguments(parser):
     p.add_argument("--temperature-C", type=float, default=23.0, help="cell temperature [degC] (default 23)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
-    p = sub.add_parser("thermal", help="electronics temperature under heat into the body or the keyhole")
+    p = sub.add_parser(
+        "thermal",
+        help="how long may a flame heat this padlock; or its electronics under heat into a part",
+        description="Without --minutes: the longest heating before the electronics pass 85 °C, "
+        "counting the rise after the heat stops. With --minutes: temperatures over that heating.",
+    )
+    p.add_argument("--padlock", default="steel-60mm", help="steel-60mm (0.8 kg, default) or steel-45mm (0.4 kg)")
     p.add_argument("--heat-W", type=float, required=True, help="heat absorbed by the part [W]")
-    p.add_argument("--part", choices=("body", "keyhole"), required=True, help="where the heat goes in")
-    p.add_argument("--minutes", type=float, required=True, help="how long the heat is applied [min]")
+    p.add_argument(
+        "--part",
+        choices=("flame", "body", "keyhole"),
+        default="flame",
+        help="where the heat goes in: a flame on the body's face (default), the whole body, or the keyhole",
+    )
+    p.add_argument("--minutes", type=float, default=None, help="how long the heat is applied [min]; omit to ask how long is safe")
     p.add_argument("--ambient-C", type=float, default=20.0, help="ambient temperature [degC] (default 20)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -93,26 +104,64 @@ def _life(args, hw):
 
 
 def _thermal(args, hw):
+    padlock = hw.params.padlock_by_name(args.padlock)
     hw.params.check_range("--heat-W", args.heat_W, 0.0, 1e5, "W")
-    hw.params.check_range("--minutes", args.minutes, 0.0, 1440.0, "min")
     hw.params.check_range("--ambient-C", args.ambient_C, -60.0, 80.0, "degC")
-    r = hw.thermal.heating_response(args.part, args.heat_W, args.minutes * 60.0, args.ambient_C)
+    if args.minutes is None:
+        return _thermal_safe(args, hw, padlock)
+    hw.params.check_range("--minutes", args.minutes, 0.0, 1440.0, "min")
+    params = hw.params.ThermalParams.from_padlock(padlock)
+    r = hw.thermal.heating_response(args.part, args.heat_W, args.minutes * 60.0, args.ambient_C, params)
     result = {
+        "padlock": padlock.name,
         "part": args.part,
         "heat_W": args.heat_W,
         "minutes": args.minutes,
         "ambient_C": args.ambient_C,
         "max_electronics_C": _rounded(r["max_electronics_C"], 1),
         "max_body_C": _rounded(r["max_body_C"], 1),
+        "max_surface_C": _rounded(r["max_surface_C"], 1),
         "seconds_above_85C": r["seconds_above_limit"],
         "limit_C": r["limit_C"],
         "observed_s": float(r["time_s"][-1]),
     }
     verdict = "stays under" if r["seconds_above_limit"] == 0 else f"{r['seconds_above_limit']:.0f} s above"
     text = (
-        f"{args.heat_W:g} W into the {args.part} for {args.minutes:g} min at {args.ambient_C:g} °C: "
-        f"electronics peak {result['max_electronics_C']:.1f} °C, {verdict} {r['limit_C']:g} °C"
+        f"{args.heat_W:g} W into the {args.part} of {padlock.name} ({padlock.mass_kg:g} kg) for {args.minutes:g} min "
+        f"at {args.ambient_C:g} °C: electronics peak {result['max_electronics_C']:.1f} °C, {verdict} {r['limit_C']:g} °C"
     )
+    return result, text
+
+
+def _thermal_safe(args, hw, padlock):
+    """How long may this heat go on before the electronics pass the limit, after-heat included."""
+    r = hw.thermal.safe_heating(padlock, args.heat_W, args.ambient_C, args.part)
+    unlimited = r["safe_s"] == float("inf")
+    result = {
+        "padlock": padlock.name,
+        "mass_kg": padlock.mass_kg,
+        "part": args.part,
+        "heat_W": args.heat_W,
+        "ambient_C": args.ambient_C,
+        "safe_s": None if unlimited else _rounded(r["safe_s"], 1),
+        "unlimited": unlimited,
+        "peak_electronics_C": _rounded(r["peak_electronics_C"], 1),
+        "surface_C": _rounded(r["surface_C"], 1),
+        "body_C": _rounded(r["body_C"], 1),
+        "steady_electronics_C": _rounded(r["steady_electronics_C"], 1),
+        "limit_C": r["limit_C"],
+    }
+    where = "a flame on the body" if args.part == "flame" else f"heat into the {args.part}"
+    head = f"{args.heat_W:g} W from {where} of {padlock.name} ({padlock.mass_kg:g} kg) at {args.ambient_C:g} °C"
+    if unlimited:
+        text = f"{head}: safe indefinitely, the electronics settle at {result['steady_electronics_C']:.1f} °C (limit {r['limit_C']:g} °C)"
+    elif r["safe_s"] == 0:
+        text = f"{head}: not at all, the electronics are already at or over {r['limit_C']:g} °C"
+    else:
+        text = (
+            f"{head}: at most {r['safe_s']:.1f} s; the electronics then peak at {result['peak_electronics_C']:.1f} °C "
+            f"after the heat stops (limit {r['limit_C']:g} °C), the heated spot reaches {result['surface_C']:.0f} °C"
+        )
     return result, text
 
 

@@ -2,7 +2,7 @@
 clock and the physics of hw_models.
 
 Time is virtual: `advance` moves it and drains every key's cell (a key left in a lock powers
-the lock's idle current), lets the locks' two thermal nodes relax toward ambient. An opening
+the lock's idle current), lets the locks' thermal nodes relax toward ambient. An opening
 charges the contact link's wire time per frame and asks hw_models.power whether the key's
 cell carries the lock through boot, computation and the motor pulse: a brown-out resets the
 lock at that phase (in the motor pulse through the firmware's own power-loss path).
@@ -53,7 +53,7 @@ class LockState:
     name: str
     kind: str
     ambient_C: float
-    temps_C: np.ndarray = field(default_factory=lambda: np.zeros(2))  # body, electronics
+    temps_C: np.ndarray = field(default_factory=lambda: np.zeros(thermal.N_NODES))  # body, electronics, flame spot
 
 
 @dataclass
@@ -143,7 +143,7 @@ class EmulatedSite:
         """A lock of this site; `blank` as for add_key. Returns the PROVISION fields."""
         self.server.add_lock(name, group=group, kind=kind)
         self.devices.add(name, "lock")
-        self.locks[name] = LockState(name, kind, float(temperature_C), np.full(2, float(temperature_C)))
+        self.locks[name] = LockState(name, kind, float(temperature_C), np.full(thermal.N_NODES, float(temperature_C)))
         fields = self.server.provision_lock(name)
         if not blank:
             self._host(name, MsgType.PROVISION, fields, expect_ok=True)
@@ -238,11 +238,11 @@ class EmulatedSite:
             return
         assert lock is not None, "a key or a lock"
         state = self.locks[lock]
-        if part is None:  # the surroundings: both nodes settle to it
+        if part is None:  # the surroundings: every node settles to it
             state.ambient_C = float(celsius)
-            state.temps_C = np.full(2, float(celsius))
+            state.temps_C = np.full(thermal.N_NODES, float(celsius))
         elif part == "body":
-            state.temps_C[thermal.BODY] = float(celsius)
+            state.temps_C[[thermal.BODY, thermal.SURFACE]] = float(celsius)  # the flame spot is the body's steel
         else:
             state.temps_C[thermal.ELECTRONICS] = float(celsius)
 
