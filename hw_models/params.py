@@ -66,7 +66,10 @@ class BatteryParams(Validated):
     # is set so 30 mA peaks deliver ~9 % less than 15 mA peaks, TI SWRA349's measured penalty.
     dod_points: tuple = (0.0, 0.3, 0.65, 0.74, 0.8, 0.9, 1.0)
     r0_points_ohm: tuple = (10.0, 12.0, 19.0, 30.0, 50.0, 100.0, 200.0)
-    # Two RC pairs for the slow polarisation (see `battery.polarisation_pairs`):
+    # Two RC pairs for the slow polarisation (see `battery.polarisation_pairs`). The internal
+    # resistance "includes a number of resistive contributions ..., each of them being
+    # characterised by a time constant", so its value depends on how it is measured (Renata
+    # designer's guide, FAQ):
     # * a fast pair, tau1 = r1 * c1 = 2 s (the 1-5 s of hw_parameters.md): the sag within a
     #   datasheet's 2 s pulse;
     # * a slow pair, tau2 = r2 * c2 = 600 s: coin cells recover over minutes. Fitted to a CR2032
@@ -99,7 +102,9 @@ class BatteryParams(Validated):
     # storage as 20 days at 60 degC (x18 over 40 K, i.e. doubling every 9.6 K).
     self_discharge_doubling_K: float = param(10.0, 3.0, 30.0, "K")
     # R0 growth in storage at the reference temperature, with the self-discharge's temperature
-    # law (the same seal ingress passivates the lithium). No vendor figure found: derived, tunable.
+    # law (the same seal ingress passivates the lithium). Renata's designer's guide: after
+    # storage cells may show resistances outside the fresh range "due to ageing effects"; no
+    # vendor gives a rate: 2 %/year is derived, tunable.
     r0_storage_growth_per_year: float = param(0.02, 0.0, 1.0, "1/year")
     # Cell-to-cell spread within one vendor: log-normal sigmas of capacity and R0. Capacity at
     # 0.2 mA is "essentially constant across brands and across individual cells" (Hackaday,
