@@ -29,6 +29,7 @@ Cells differ, age and remember (`battery`)::
     cells["capacity_Ah"], cells["r0_fresh_ohm"]              # (n,) per cell, absolute
     cells["capacity_scale"], cells["r0_scale"]               # (n,) multipliers of the cell's own set
     cells["vendor"], cells["vendors"]                        # (n,) index into the tuple of sets
+    battery.sample_cells(CR2032, n, rng, storage_years=age_y, storage_temperature_C=25.0)  # shelf-aged
 
 Spread is log-normal (median 1) with each set's `capacity_spread` / `r0_spread`; vendors
 (`params.VENDORS`, `vendor_by_name`) differ in capacity and in where R0's knee comes. A cell's

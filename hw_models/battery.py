@@ -164,7 +164,7 @@ def _cell_set(cells):
     raise ValueError(f"cells must be a BatteryParams, a name or a {{cells: weight}} mix, not {type(cells).__name__}")
 
 
-def sample_cells(cells, n, rng):
+def sample_cells(cells, n, rng, storage_years=0.0, storage_temperature_C=None):
     """Draw `n` cells of a battery, a vendor, or a vendor mix; per-cell parameters as arrays (n,).
 
     cells: a `BatteryParams`, a name ("CR2032", "CR2032-BUDGET"; see `params.VENDORS`), or a
@@ -178,6 +178,10 @@ def sample_cells(cells, n, rng):
     `capacity_Ah` (n,) the cell's capacity and `r0_fresh_ohm` (n,) its fresh R0 at the
     reference temperature (vendor-independent, to compare cells across a mix).
     A cell's R0 at any state is `r0_ohm(soc, T, vendors[vendor]) * r0_scale`.
+
+    `storage_years` (scalar or (n,)) at `storage_temperature_C` (default: the set's reference
+    temperature) before use folds shelf ageing into the multipliers: capacity times
+    `storage_capacity_fraction`, R0 times `storage_r0_factor` (each cell by its vendor's laws).
     """
     n = int(check_range("n", n, 0, 1e9))
     mix = cells if isinstance(cells, dict) else {cells: 1.0}
@@ -190,6 +194,14 @@ def sample_cells(cells, n, rng):
     r0_sigma = np.array([v.r0_spread for v in vendors])[vendor]
     capacity_scale = np.exp(capacity_sigma * rng.standard_normal(n))
     r0_scale = np.exp(r0_sigma * rng.standard_normal(n))
+    years = np.broadcast_to(check_range("storage_years", storage_years, 0.0, 30.0, "year"), (n,))
+    if np.any(years > 0):
+        for k, v in enumerate(vendors):
+            mine = vendor == k
+            shelf_C = v.reference_temperature_C if storage_temperature_C is None else storage_temperature_C
+            shelf_C = np.broadcast_to(np.asanyarray(shelf_C, dtype=float), (n,))[mine]
+            capacity_scale[mine] *= storage_capacity_fraction(years[mine], shelf_C, v)
+            r0_scale[mine] *= storage_r0_factor(years[mine], shelf_C, v)
     return {
         "vendor": vendor,
         "vendors": vendors,

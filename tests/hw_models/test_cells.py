@@ -204,6 +204,28 @@ def test_a_vendor_mix_draws_each_vendor_by_its_weight():
     np.testing.assert_array_equal(again["r0_scale"], cells["r0_scale"])
 
 
+def test_sampled_cells_can_come_off_the_shelf_aged():
+    rng_seed = 3
+    fresh = bat.sample_cells({CR2032_ENERGIZER: 1.0, CR2032_BUDGET: 1.0}, 1000, np.random.default_rng(rng_seed))
+    years = np.linspace(0.0, 10.0, 1000)
+    shelf = bat.sample_cells(
+        {CR2032_ENERGIZER: 1.0, CR2032_BUDGET: 1.0}, 1000, np.random.default_rng(rng_seed), storage_years=years, storage_temperature_C=30.0
+    )
+    np.testing.assert_array_equal(shelf["vendor"], fresh["vendor"])
+    for k, cell in enumerate(shelf["vendors"]):
+        mine = shelf["vendor"] == k
+        np.testing.assert_allclose(
+            shelf["capacity_scale"][mine],
+            fresh["capacity_scale"][mine] * bat.storage_capacity_fraction(years[mine], 30.0, cell),
+            rtol=1e-12,
+        )
+        np.testing.assert_allclose(
+            shelf["r0_scale"][mine], fresh["r0_scale"][mine] * bat.storage_r0_factor(years[mine], 30.0, cell), rtol=1e-12
+        )
+    np.testing.assert_allclose(shelf["capacity_Ah"], np.array([0.235, 0.220])[shelf["vendor"]] * shelf["capacity_scale"], rtol=1e-12)
+    assert shelf["capacity_scale"][-1] < fresh["capacity_scale"][-1] and shelf["r0_scale"][-1] > fresh["r0_scale"][-1]
+
+
 def test_unknown_cells_are_refused_naming_the_known_ones():
     with pytest.raises(ValueError, match="known: CR2032, CR2450, CR2, CR2032-ENERGIZER"):
         bat.sample_cells("CR2032-ACME", 3, np.random.default_rng(0))
