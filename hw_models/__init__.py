@@ -22,6 +22,24 @@ Debit it (and anything else) from the key's state of charge over virtual time::
 `in_lock_s` is how much of the interval the key sat in a lock, which powers the lock's idle
 current through the contact. The key's low-battery warning threshold is the protocol's (keylock.protocol.codes.LOW_BATTERY_SOC); hw_models imports nothing of ours, so callers pass it as `warn_soc`.
 
+Cells differ, age and remember (`battery`)::
+
+    cells = battery.sample_cells(CR2032, n, rng)            # or "CR2032-BUDGET", or a vendor mix
+    cells = battery.sample_cells({"CR2032-ENERGIZER": 0.5, "CR2032-BUDGET": 0.5}, n, rng)
+    cells["capacity_Ah"], cells["r0_fresh_ohm"]              # (n,) per cell, absolute
+    cells["capacity_scale"], cells["r0_scale"]               # (n,) multipliers of the cell's own set
+    cells["vendor"], cells["vendors"]                        # (n,) index into the tuple of sets
+    battery.sample_cells(CR2032, n, rng, storage_years=age_y, storage_temperature_C=25.0)  # shelf-aged
+
+Spread is log-normal (median 1) with each set's `capacity_spread` / `r0_spread`; vendors
+(`params.VENDORS`, `vendor_by_name`) differ in capacity and in where R0's knee comes. A cell's
+R0 is `battery.r0_ohm(soc, T, cells["vendors"][v]) * r0_scale`; `r0_ohm(..., current_A=)` adds
+the fall of R0 with current above 30 mA. Storage: `battery.aged(battery, years, T)` (capacity
+lost, R0 grown), `storage_capacity_fraction`, `storage_r0_factor`. Self-discharge over a day
+that swings by `swing_C` around `mean_C`: `battery.self_discharge_per_s_over_day(mean_C,
+swing_C, battery)` (larger than at the mean). Polarisation has two RC pairs (2 s and 600 s):
+keep the state from `initial_polarisation` across openings to see a quick retry's sag.
+
 Heat (node 0 the padlock body, node 1 the keyhole and electronics)::
 
     temps_C = thermal.simulate(heat_W, dt_s, ambient_C, params=DEFAULT_THERMAL, initial_C=None)
@@ -34,7 +52,8 @@ Battery removal from the key::
 
     retention.retained(removal_s)       # True: clock and pairing survive (< ~60 s)
 
-Modules: `params` (parameter sets), `battery` (OCV, R0(T, DoD), RC pair, capacity, discharge),
+Modules: `params` (parameter sets), `battery` (OCV, R0(T, DoD, I), RC pairs, capacity, discharge,
+spread, ageing),
 `power` (one opening), `thermal`, `drain`, `retention`, `fleet` (a site's keys over a year),
 `plots` (PNGs).
 """
@@ -50,7 +69,9 @@ from .params import (
     DEFAULT_RETENTION,
     DEFAULT_SITE,
     DEFAULT_THERMAL,
+    VENDORS,
     battery_by_name,
+    vendor_by_name,
 )
 
 __all__ = [
@@ -63,6 +84,7 @@ __all__ = [
     "DEFAULT_RETENTION",
     "DEFAULT_SITE",
     "DEFAULT_THERMAL",
+    "VENDORS",
     "battery",
     "battery_by_name",
     "drain",
@@ -71,4 +93,5 @@ __all__ = [
     "power",
     "retention",
     "thermal",
+    "vendor_by_name",
 ]

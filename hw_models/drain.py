@@ -6,7 +6,9 @@ the crossing times are closed-form; nothing here needs time stepping:
     d(soc)/dt = -(I_sleep + f_adv I_adv + f_lock I_lock_idle) / Q - lambda(T)    plus   -n q_open / Q
 
 Q is the nominal capacity in coulombs, lambda(T) the self-discharge (fraction of nominal per
-second, doubling every 10 K). A key left in a lock powers the lock, so the lock's idle current
+second, doubling every 10 K: Battery University BU-802b, and the 20 days at 60 degC that coin-cell
+datasheets take for a year's storage). Over a day whose temperature swings, the mean of lambda
+is larger than lambda at the day's mean (`drain(..., daily_swing_C=)`). A key left in a lock powers the lock, so the lock's idle current
 flows through the contact for as long as the key stays in.
 """
 
@@ -64,11 +66,16 @@ def drain(
     advertising_fraction=1.0,
     in_lock_s=0.0,
     opening_charge_C=None,
+    daily_swing_C=0.0,
 ):
-    """State of charge after `duration_s` [s] of virtual time at `temperature_C` [degC]; floors at 0."""
+    """State of charge after `duration_s` [s] of virtual time at `temperature_C` [degC]; floors at 0.
+
+    With `daily_swing_C` [K] the temperature is taken to swing by that amplitude around
+    `temperature_C` each day, and the self-discharge is its mean over the day (for whole days).
+    """
     soc = bat.check_soc(soc)
     used_C = charge_drawn_C(duration_s, key, openings, advertising_fraction, in_lock_s, opening_charge_C)
-    self_soc = bat.self_discharge_per_s(temperature_C, battery) * duration_s
+    self_soc = bat.self_discharge_per_s_over_day(temperature_C, daily_swing_C, battery) * duration_s
     return np.maximum(soc - used_C / capacity_C(battery) - self_soc, 0.0)
 
 

@@ -49,7 +49,7 @@ def _check_table(owner, x_name, x, y_name, y, increasing=True):
 
 @dataclass(frozen=True)
 class BatteryParams(Validated):
-    """A lithium/manganese-dioxide primary cell: OCV table, R0(T, DoD), one RC pair, capacity(T).
+    """A lithium/manganese-dioxide primary cell: OCV table, R0(T, DoD, I), two RC pairs, capacity(T).
 
     Tables are ascending in their first variable. `capacity_Ah` is to `cutoff_V` at a light load
     (0.2 mA for coin cells) at `reference_temperature_C`.
@@ -66,22 +66,63 @@ class BatteryParams(Validated):
     # is set so 30 mA peaks deliver ~9 % less than 15 mA peaks, TI SWRA349's measured penalty.
     dod_points: tuple = (0.0, 0.3, 0.65, 0.74, 0.8, 0.9, 1.0)
     r0_points_ohm: tuple = (10.0, 12.0, 19.0, 30.0, 50.0, 100.0, 200.0)
-    # One RC pair for the slow (diffusion) polarisation, tau = r1 * c1 = 2 s (1-5 s suggested).
+    # Two RC pairs for the slow polarisation (see `battery.polarisation_pairs`). The internal
+    # resistance "includes a number of resistive contributions ..., each of them being
+    # characterised by a time constant", so its value depends on how it is measured (Renata
+    # designer's guide, FAQ):
+    # * a fast pair, tau1 = r1 * c1 = 2 s (the 1-5 s of hw_parameters.md): the sag within a
+    #   datasheet's 2 s pulse;
+    # * a slow pair, tau2 = r2 * c2 = 600 s: coin cells recover over minutes. Fitted to a CR2032
+    #   under a 9 mA load falling from just under 3 V to about 2.5 V in about half an hour
+    #   (3 tau2) and holding there (J. Cook, "CR2032 Maximum Current Capacity",
+    #   embeddedcomputing.com, 2025), and to cells that, once the load is removed, "slowly" rise
+    #   back to ~3 V (electronics.stackexchange.com q. 219847).
     r1_ohm: float = param(5.0, 0.0, 1000.0, "ohm")
     c1_F: float = param(0.4, 1e-6, 1000.0, "F")
+    r2_ohm: float = param(50.0, 0.0, 5000.0, "ohm")
+    c2_F: float = param(12.0, 1e-6, 100_000.0, "F")
+    # Current dependence of R0 (`battery.r0_ohm(..., current_A=)`): the table holds up to
+    # `r0_table_current_A` (SWRA349's 30 mA peaks, where the 10/30 ohm figures are read). Above
+    # it the charge-transfer share of R0 follows Butler-Volmer, eta = (2RT/F) asinh(I / (2 I0)),
+    # so its resistance eta/I falls as the current rises; the ohmic share stays. Share and
+    # exchange current are derived (a 30 % share, I0 = 5 mA gives R0(0.3 A) = 0.77 R0(30 mA));
+    # valid to 0.5 A, beyond which mass transport, not modelled, limits the cell.
+    r0_table_current_A: float = param(30e-3, 1e-4, 1.0, "A")
+    charge_transfer_fraction: float = param(0.3, 0.0, 1.0, "")
+    exchange_current_A: float = param(5e-3, 1e-6, 10.0, "A")
     activation_energy_J_per_mol: float = param(11_000.0, 0.0, 60_000.0, "J/mol")
     reference_temperature_C: float = param(23.0, 0.0, 40.0, "degC")
     # Capacity factor k_T for a sustained discharge at temperature T (secondary; tunable).
     capacity_temperature_points_C: tuple = (-30.0, -20.0, 0.0, 23.0, 60.0)
     capacity_factor_points: tuple = (0.6, 0.75, 0.9, 1.0, 0.97)
+    # Capacity loss with time, in storage and in use: ~1 %/year at room temperature (Energizer
+    # lithium coin handbook: loss through the seal, 10-year shelf life), ~1.5 %/year (Rayovac).
     self_discharge_per_year: float = param(0.0125, 0.0, 0.1, "1/year")
+    # It doubles every 10 K (Battery University BU-802b); coin-cell datasheets test a year's
+    # storage as 20 days at 60 degC (x18 over 40 K, i.e. doubling every 9.6 K).
+    self_discharge_doubling_K: float = param(10.0, 3.0, 30.0, "K")
+    # R0 growth in storage at the reference temperature, with the self-discharge's temperature
+    # law (the same seal ingress passivates the lithium). Renata's designer's guide: after
+    # storage cells may show resistances outside the fresh range "due to ageing effects"; no
+    # vendor gives a rate: 2 %/year is derived, tunable.
+    r0_storage_growth_per_year: float = param(0.02, 0.0, 1.0, "1/year")
+    # Cell-to-cell spread within one vendor: log-normal sigmas of capacity and R0. Capacity at
+    # 0.2 mA is "essentially constant across brands and across individual cells" (Hackaday,
+    # "Coin Cells: The Mythical Milliamp-Hour", 2017) and Ganssle found little battery-to-battery
+    # variation in 42 Duracell/Energizer/Panasonic cells (embedded.com, 2014); vendors, not
+    # cells, differ (TI SWRA349). Sigmas derived, tunable.
+    capacity_spread: float = param(0.03, 0.0, 0.5, "")
+    r0_spread: float = param(0.10, 0.0, 1.0, "")
     min_temperature_C: float = param(-30.0, -60.0, 0.0, "degC")
     max_temperature_C: float = param(60.0, 25.0, 100.0, "degC")
     citation: str = (
         "Energizer CR2032 datasheet and lithium coin handbook (capacity, ratings, -30..60 degC); "
         "Renata designer's guide (OCV); Duracell CR2032 datasheet and TI SWRA349 (R vs discharge, "
-        "pulse penalty); Rayovac (self-discharge); Arrhenius Ea=11 kJ/mol fitted to the secondary "
-        "x2-2.5 at -20 degC figure."
+        "pulse penalty, vendor spread); Rayovac and Energizer handbook (self-discharge, shelf life); "
+        "Battery University BU-802b and the 60 degC/20-day storage test of coin-cell datasheets "
+        "(self-discharge x2 per 10 K); J. Cook 2025 and electronics.stackexchange 219847 (recovery "
+        "over minutes, slow RC pair); Butler-Volmer charge transfer (R0 vs current, derived); "
+        "Arrhenius Ea=11 kJ/mol fitted to the secondary x2-2.5 at -20 degC figure."
     )
 
     def __post_init__(self):
@@ -111,6 +152,9 @@ CR2450 = BatteryParams(
     r0_points_ohm=(4.0, 4.8, 7.6, 12.0, 20.0, 40.0, 80.0),
     r1_ohm=2.0,
     c1_F=1.0,
+    # Slow pair scaled like R0 (derived): the same 600 s.
+    r2_ohm=20.0,
+    c2_F=30.0,
     citation="CR2450 datasheets: 550-620 mAh at 0.2 mA, 3 mA continuous, 15 mA pulse; R0 scaled from CR2032 (derived).",
 )
 
@@ -121,6 +165,8 @@ CR2 = BatteryParams(
     r0_points_ohm=(0.25, 0.3, 0.45, 0.7, 1.2, 2.4, 4.8),
     r1_ohm=0.1,
     c1_F=20.0,
+    r2_ohm=1.0,
+    c2_F=600.0,
     capacity_temperature_points_C=(-40.0, -20.0, 0.0, 23.0, 60.0),
     capacity_factor_points=(0.6, 0.8, 0.92, 1.0, 0.97),
     min_temperature_C=-40.0,
@@ -136,6 +182,56 @@ def battery_by_name(name):
         return BATTERIES[name.upper()]
     except KeyError:
         raise ValueError(f"unknown battery {name!r}; known: {', '.join(BATTERIES)}") from None
+
+
+# Named vendor sets of the CR2032 (the plain CR2032 above is the brand-name average). TI SWRA349
+# tested six vendors: the 30 mA vs 15 mA peak penalty is "9 % on average depending on vendor",
+# and effective capacities under those peaks ranged "from over 100 % of the rated capacity to
+# only 50 %" (TI E2E blog "Bluetooth low energy and coin cells III", 2010): vendors differ in
+# resistance far more than in light-load capacity. Not in BATTERIES (the scenario format's
+# choices): look them up with `vendor_by_name`, sample cells of them with `battery.sample_cells`.
+CR2032_ENERGIZER = BatteryParams(
+    name="CR2032-ENERGIZER",
+    # Energizer CR2032 datasheet: 235 mAh to 2.0 V on 15 kohm at 21 degC; handbook ~1 %/year.
+    capacity_Ah=0.235,
+    self_discharge_per_year=0.01,
+    citation="Energizer CR2032 datasheet (235 mAh, 15 kohm, 2.0 V) and lithium coin handbook (~1 %/year); R0 as CR2032.",
+)
+
+CR2032_PANASONIC = BatteryParams(
+    name="CR2032-PANASONIC",
+    # Panasonic CR2032 datasheet: 225 mAh nominal at the 0.2 mA standard discharge.
+    capacity_Ah=0.225,
+    citation="Panasonic CR2032 datasheet (225 mAh at 0.2 mA); R0 and self-discharge as CR2032.",
+)
+
+CR2032_BUDGET = BatteryParams(
+    name="CR2032-BUDGET",
+    capacity_Ah=0.220,
+    # SWRA349's poorest vendors delivered ~50 % of rated capacity under both 15 and 30 mA peaks:
+    # the peak voltage reaches 2.0 V near 50 % DoD (OCV 2.95 V) at either current, so R0 must
+    # climb from ~32 ohm (2.0 V at 30 mA) to ~63 ohm (at 15 mA) within a few percent of DoD
+    # there: the brand-name knee at 74 % moved to ~47 %, and 20 % higher fresh (derived).
+    dod_points=(0.0, 0.2, 0.4, 0.45, 0.5, 0.6, 1.0),
+    r0_points_ohm=(12.0, 15.0, 24.0, 32.0, 70.0, 150.0, 400.0),
+    # Slow pair scaled with the fresh R0, same 600 s (derived).
+    r2_ohm=60.0,
+    c2_F=10.0,
+    # "Big differences between manufacturers" and uneven batches (derived, tunable).
+    capacity_spread=0.08,
+    r0_spread=0.25,
+    citation="Unbranded CR2032: 220 mAh rating; R0 knee moved to ~47 % DoD to match TI SWRA349's poorest vendors (derived).",
+)
+
+VENDORS = {b.name: b for b in (CR2032_ENERGIZER, CR2032_PANASONIC, CR2032_BUDGET)}
+
+
+def vendor_by_name(name):
+    """Look up a vendor's cell set (or a plain battery); ValueError lists the known names."""
+    try:
+        return {**BATTERIES, **VENDORS}[name.upper()]
+    except KeyError:
+        raise ValueError(f"unknown cell {name!r}; known: {', '.join({**BATTERIES, **VENDORS})}") from None
 
 
 @dataclass(frozen=True)

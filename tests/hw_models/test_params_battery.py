@@ -13,6 +13,7 @@ from keylock.hw_models.params import (
     BATTERIES,
     CR2032,
     DEFAULT_THERMAL,
+    VENDORS,
     BatteryParams,
     KeyLoadParams,
     LoadPhase,
@@ -36,6 +37,8 @@ from keylock.hw_models.params import (
         (lambda: ThermalParams(body_hA_W_per_K=float("nan")), r"valid range \[0.001, 50\] W/K"),
         (lambda: KeyLoadParams(sleep_current_A=-1e-6), r"valid range \[0, 0.001\] A"),
         (lambda: RetentionParams(hold_min_V=2.0), "hold_min_V must be below charge_V"),
+        (lambda: BatteryParams(c2_F=0.0), r"c2_F=0 is outside the valid range \[1e-06, 100000\] F"),
+        (lambda: BatteryParams(r0_spread=2.0), r"r0_spread=2 is outside the valid range \[0, 1\]"),
         (lambda: SiteParams(left_in_lock_per_day=2.0), r"valid range \[0, 1\]"),
     ],
 )
@@ -62,7 +65,7 @@ def test_out_of_range_inputs_raise_naming_the_range(call, message):
 
 
 def test_parameter_sets_are_frozen_and_cited():
-    for cell in (*BATTERIES.values(), DEFAULT_THERMAL):
+    for cell in (*BATTERIES.values(), *VENDORS.values(), DEFAULT_THERMAL):
         assert cell.citation
     with pytest.raises(dataclasses.FrozenInstanceError):
         CR2032.capacity_Ah = 1.0  # type: ignore[misc]
