@@ -13,7 +13,7 @@ from keylock.host.server import warning as w
 from keylock.hw_models import CR2032, CR2450, power
 
 JANUARY_5 = date(2026, 1, 5)  # START_S's day (UTC, the site's zone)
-MILD = (4.0,) * 12  # every month's mean 4 degC
+MILD = (8.0,) * 12  # every month's mean 8 degC: with a 4 K swing, dawn at 6 degC
 
 
 def completes(cell, permille, temperature_C):
@@ -65,7 +65,7 @@ def test_the_coldest_morning_before_the_credential_expires_sets_the_threshold(gr
     assert granted.climate() == inside
     assert granted.validate("K1", temperature_C=20).credential["warn_permille"] == w.warn_permille("CR2032", -20.0)
     granted.set_climate(Climate(MILD, 4.0, (ColdSnap(date(2026, 1, 16), date(2026, 1, 20), -20.0),)))
-    assert granted.validate("K1", temperature_C=20).credential["warn_permille"] == w.warn_permille("CR2032", 2.0)  # 4 - 4/2
+    assert granted.validate("K1", temperature_C=20).credential["warn_permille"] == w.warn_permille("CR2032", 6.0)  # 8 - 4/2
     # ... until the key is validated on a day from which the snap is within reach
     clock.advance(2 * DAY_S)
     assert granted.validate("K1", temperature_C=20).credential["warn_permille"] == w.warn_permille("CR2032", -20.0)
@@ -123,7 +123,7 @@ def fleet(site):
 
 def test_a_cold_snap_within_the_horizon_puts_a_key_at_risk_on_its_first_morning(fleet):
     fleet.set_climate(Climate(MILD, 4.0, (ColdSnap(date(2026, 1, 8), date(2026, 1, 9), -20.0),)))
-    fleet.battery_reading("K1", 0.18)  # fails at -20 (about 21 %), not at 2 degC (about 17 %)
+    fleet.battery_reading("K1", 0.18)  # fails at -20 (about 21 %), not at 6 degC (about 16.5 %)
     fleet.battery_reading("K2", 0.60)  # fine in any weather
     fleet.battery_reading("K3", 0.12)  # at or below 15 %: the report's, not at risk
     assert fleet.battery_report() == ["K3"]
@@ -135,22 +135,22 @@ def test_a_cold_snap_within_the_horizon_puts_a_key_at_risk_on_its_first_morning(
 
 def test_a_snap_beyond_the_horizon_is_not_a_risk_yet(fleet):
     fleet.set_climate(Climate(MILD, 4.0, (ColdSnap(date(2026, 1, 20), date(2026, 1, 21), -20.0),)))
-    fleet.battery_reading("K1", 0.20)  # still above the 2 degC failing charge after 15 days of idle drain
+    fleet.battery_reading("K1", 0.20)  # still above the 6 degC failing charge after 15 days of idle drain
     assert fleet.battery_at_risk() == []  # 15 days ahead, the horizon is 14
     assert [r.fails_on for r in fleet.battery_at_risk(horizon_days=15)] == [date(2026, 1, 20)]
 
 
 def test_a_key_draining_fast_is_at_risk_when_its_projection_crosses(fleet, clock):
-    fleet.set_climate(Climate(MILD, 4.0))  # dawn at 2 degC every day
-    failing = w.failing_permille("CR2032", 2.0)
+    fleet.set_climate(Climate(MILD, 4.0))  # dawn at 6 degC every day
+    failing = w.failing_permille("CR2032", 6.0)
     fleet.battery_reading("K1", 0.30)
     fleet.battery_reading("K2", 0.30)
     clock.advance(5 * DAY_S)
     fleet.battery_reading("K1", 0.25)  # 1 % a day, observed
     fleet.battery_reading("K2", 0.299)  # idle: the physics' idle drain, about 0.13 % a day
     (risk,) = fleet.battery_at_risk()
-    assert failing % 10 != 0  # no day lands exactly on it
-    days = next(d for d in range(15) if 250 - 10 * d < failing)  # the report's day 0 is Jan 10
+    rate_per_s = (0.30 - 0.25) / (5 * DAY_S)
+    days = next(d for d in range(15) if (0.25 - rate_per_s * d * DAY_S) * 1000 < failing)  # the report's day 0 is Jan 10
     assert risk.key == "K1" and risk.fails_on == date(2026, 1, 10 + days)
     assert risk.soc * 1000 < failing <= risk.soc * 1000 + 10 + 1e-6
 
