@@ -59,6 +59,7 @@ def credential_message() -> bytes:
         "offset_change_at": 0,
         "offset_change_min": 0,
         "blocklist_version": 0,
+        "warn_permille": 0,
         "rights": [right, dict(right, target=GROUP + 1)],
         "mac": bytes(16),
     }

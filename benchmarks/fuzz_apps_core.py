@@ -868,6 +868,7 @@ class Fuzzer:
             "offset_change_at": 0,
             "offset_change_min": 0,
             "blocklist_version": blocklist_version,
+            "warn_permille": 0,
             "rights": [
                 {"target": lock_id, "kind": codec.TARGET_LOCK, "days": codec.DAY_ALL, "from_min": 0, "to_min": 1440},
                 {"target": GROUP, "kind": codec.TARGET_GROUP, "days": 31, "from_min": 480, "to_min": 1080},
@@ -1226,6 +1227,7 @@ class Fuzzer:
                 "offset_change_at": start + rng.below(20 * DAY) if rng.pct(30) else 0,  # a daylight-saving change
                 "offset_change_min": rng.pick((-60, 60, 30, -32768, 32767)),
                 "blocklist_version": rng.below(8),
+                "warn_permille": 0,
                 "rights": [self.right() for _ in range(rng.below(4))],
                 "macs": [],
             }
@@ -1239,6 +1241,7 @@ class Fuzzer:
             "offset_change_at": self.time_value(),
             "offset_change_min": rng.pick((-60, 60, -32768, 32767, 0)),
             "blocklist_version": self.u32(),
+            "warn_permille": 0xFFFF,  # a constant: the campaign's random sequence stays as recorded
             "rights": [self.right() for _ in range(rng.pick((0, 1, 2, 3, 40, 255)))],
             "macs": self.random_macs(),
         }

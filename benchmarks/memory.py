@@ -128,6 +128,7 @@ def prepare(folder: Path) -> None:
         "offset_change_at": 0,
         "offset_change_min": 0,
         "blocklist_version": 1,
+        "warn_permille": 0,
         "rights": [right],
         "macs": [],
     }

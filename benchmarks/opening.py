@@ -79,6 +79,7 @@ class Pair:
             "offset_change_at": 0,
             "offset_change_min": 0,
             "blocklist_version": 0,
+            "warn_permille": 0,
             "rights": [right],
         }
         if has_compartments(fw):

@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..firmware.flash import TEARS, PowerCut
 from ..host.emulator.site import EmulatedSite
 from ..hw_models import power
@@ -230,7 +232,7 @@ def _physics_remembered(limit: int = 4000):
     memo: dict[tuple, tuple] = {}
 
     def remembered(battery, soc, temperature_C, *args, **kwargs):
-        if args or kwargs:
+        if args or kwargs or np.ndim(soc) or np.ndim(temperature_C):  # arrays (the server's warning threshold): not remembered
             return original(battery, soc, temperature_C, *args, **kwargs)
         key = (id(battery), float(soc), float(temperature_C))
         hit = memo.get(key)

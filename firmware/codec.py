@@ -149,7 +149,7 @@ CRC_LEN = const(4)
 OVERHEAD = const(9)
 
 # --- shared figures (protocol/codes.py)
-PROTOCOL_VERSION = const(4)
+PROTOCOL_VERSION = const(5)
 LOW_BATTERY_PERMILLE = const(150)
 SIGNED_COMMANDS = (71, 73, 74, 17, 77, 72)
 MAX_BLOCKLIST = const(4000)
@@ -258,44 +258,44 @@ DAY_ALL = const(127)
 
 # --- layouts (protocol/messages.py STRUCTS and MESSAGES)
 
-_NAMES = ('target', 'kind', 'days', 'from_min', 'to_min', 'mac', 'wrapped', 'key_id', 'issued_at', 'not_before', 'not_after', 'valid_until', 'offset_change_at', 'offset_change_min', 'blocklist_version', 'rights', 'macs', 'seq', 'epoch', 'time', 'lock_id', 'outcome', 'reason', 'count', 'nonce', 'protocol_version', 'compartment', 'proof', 'key_time', 'credential', 'version', 'key_ids', 'records', 'next_seq', 'up_to_seq', 'role', 'device_id', 'fw_major', 'fw_minor', 'fw_patch', 'board', 'battery_mV', 'soc_permille', 'flags', 'paired_phone', 'temperature_dC', 'blocklist_size', 'events', 'highest_time', 'unix_s', 'clock_set', 'groups', 'secret', 'compartment_secret', 'secrets', 'server_time', 'uploaded_to', 'from_seq', 'max_count', 'phone_id', 'code', 'command', 'body',)
+_NAMES = ('target', 'kind', 'days', 'from_min', 'to_min', 'mac', 'wrapped', 'key_id', 'issued_at', 'not_before', 'not_after', 'valid_until', 'offset_change_at', 'offset_change_min', 'blocklist_version', 'warn_permille', 'rights', 'macs', 'seq', 'epoch', 'time', 'lock_id', 'outcome', 'reason', 'count', 'nonce', 'protocol_version', 'compartment', 'proof', 'key_time', 'credential', 'version', 'key_ids', 'records', 'next_seq', 'up_to_seq', 'role', 'device_id', 'fw_major', 'fw_minor', 'fw_patch', 'board', 'battery_mV', 'soc_permille', 'flags', 'paired_phone', 'temperature_dC', 'blocklist_size', 'events', 'highest_time', 'unix_s', 'clock_set', 'groups', 'secret', 'compartment_secret', 'secrets', 'server_time', 'uploaded_to', 'from_seq', 'max_count', 'phone_id', 'code', 'command', 'body',)
 _CODES = (_V_TARGETKIND, _V_OUTCOME, _V_DENIAL, _V_ROLE, _V_ERRORCODE, _V_MSGTYPE,)
 _STRUCTS = (
     b'iL\x00cB\x01\x00iB\x02iH\x03iH\x04',  # access_right
     b'cB\x01\x00iL\x00',  # compartment
     b'cB\x01\x00iL\x00s\x05\x10',  # compartment_mac
     b'cB\x01\x00iL\x00s\x06 ',  # wrapped_secret
-    b'iL\x07iL\x08iL\tiL\niL\x0biL\x0cih\riL\x0eMB\x0f\xff\x00\x00MB\x10\x10\x00\x02',  # credential
-    b'iL\x11iH\x12iL\x13iL\x07iL\x14cB\x15\x01cB\x16\x02iH\x17s\x05\x08',  # audit_record
+    b'iL\x07iL\x08iL\tiL\niL\x0biL\x0cih\riL\x0eiH\x0fMB\x10\xff\x00\x00MB\x11\x10\x00\x02',  # credential
+    b'iL\x12iH\x13iL\x14iL\x07iL\x15cB\x16\x01cB\x17\x02iH\x18s\x05\x08',  # audit_record
 )
 _LAYOUTS = {
-    1: b'iL\x07s\x18\x10iB\x19',  # hs_hello
-    2: b's\x18\x10t\x1a\x01s\x1b\x08',  # hs_challenge
-    3: b's\x1b\x08',  # hs_proof
-    4: b's\x1b\x08',  # hs_accept
-    16: b'iL\x1ct\x1d\x04',  # credential
-    17: b'iL\x1eNH\x1f\xa0\x0fLMB\x10\x10\x00\x02',  # blocklist_update
-    18: b'iL\x14cB\x15\x01cB\x16\x02iL\x0e',  # decision
-    19: b'MB @\x00\x05iL!s\x05\x08',  # audit_batch
-    20: b'iL\x14iL"',  # audit_ack
+    1: b'iL\x07s\x19\x10iB\x1a',  # hs_hello
+    2: b's\x19\x10t\x1b\x01s\x1c\x08',  # hs_challenge
+    3: b's\x1c\x08',  # hs_proof
+    4: b's\x1c\x08',  # hs_accept
+    16: b'iL\x1dt\x1e\x04',  # credential
+    17: b'iL\x1fNH \xa0\x0fLMB\x11\x10\x00\x02',  # blocklist_update
+    18: b'iL\x15cB\x16\x01cB\x17\x02iL\x0e',  # decision
+    19: b'MB!@\x00\x05iL"s\x05\x08',  # audit_batch
+    20: b'iL\x15iL#',  # audit_ack
     64: b'',  # info_request
-    65: b"cB#\x03iL$iB%iB&iB'iB\x19vB( \x00",  # info
+    65: b"cB$\x03iL%iB&iB'iB(iB\x1avB) \x00",  # info
     66: b'',  # status_request
-    67: b'iL\x07iH)iH*iB+iL\x13iL\x0biL,ih-',  # key_status
-    68: b'iL\x14iL\x0eiH.iH/iL0ih-',  # lock_status
+    67: b'iL\x07iH*iH+iB,iL\x14iL\x0biL-ih.',  # key_status
+    68: b'iL\x15iL\x0eiH/iH0iL1ih.',  # lock_status
     69: b'',  # time_request
-    70: b'iL1iB2',  # time
-    71: b'iL1',  # time_set
-    72: b'cB#\x03iL$NB3\x10\x00Lt\x1a\x01iH\x12s4 s5 ',  # provision
-    73: b't\x1d\x04MB6\x10\x00\x03',  # grant
-    74: b'iL7t\x1d\x04MB6\x10\x00\x03iL8',  # validate
-    75: b'iL9iB:',  # audit_read
-    76: b'iL;',  # pair
-    77: b'iL;',  # unpair
-    79: b'cB<\x04',  # result
+    70: b'iL2iB3',  # time
+    71: b'iL2',  # time_set
+    72: b'cB$\x03iL%NB4\x10\x00Lt\x1b\x01iH\x13s5 s6 ',  # provision
+    73: b't\x1e\x04MB7\x10\x00\x03',  # grant
+    74: b'iL8t\x1e\x04MB7\x10\x00\x03iL9',  # validate
+    75: b'iL:iB;',  # audit_read
+    76: b'iL<',  # pair
+    77: b'iL<',  # unpair
+    79: b'cB=\x04',  # result
     80: b'',  # key_challenge_request
-    81: b'iL\x07s\x18\x10',  # key_challenge
-    82: b'cB=\x05vH>\xe8?s\x05\x10',  # signed_command
+    81: b'iL\x07s\x19\x10',  # key_challenge
+    82: b'cB>\x05vH?\xe8?s\x05\x10',  # signed_command
 }
 NAMES = {
     1: 'hs_hello',

@@ -121,8 +121,15 @@ class KeyApp:
 
     # --- status -------------------------------------------------------------------------
 
+    def warn_permille(self):
+        """At or below this the key warns: 15 %, or its credential's higher threshold, which the
+        server computed from the physics for the coldest day before the credential expires (the
+        firmware cannot run the physics). Kept after expiry: the weather it knew beats none."""
+        cred = self.credential
+        return max(codec.LOW_BATTERY_PERMILLE, cred["warn_permille"]) if cred is not None else codec.LOW_BATTERY_PERMILLE
+
     def battery_low(self):
-        return self.dev.battery_permille <= codec.LOW_BATTERY_PERMILLE
+        return self.dev.battery_permille <= self.warn_permille()
 
     def validated(self):
         now = self.dev.now_s()

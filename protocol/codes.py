@@ -133,8 +133,10 @@ DENIAL_REASONS = tuple(denial.name.lower() for denial in Denial if denial is not
 PUBLIC_ERROR_CODES = tuple(code.name.lower() for code in ErrorCode if 0 < code < 32)  # SCENARIOS.md `error:`
 
 # Figures key, lock, server and tools must agree on; the firmware codec exports them too.
-PROTOCOL_VERSION = 4  # INFO.protocol_version and HS_HELLO: bump when a frame, message or exchange changes incompatibly
-LOW_BATTERY_PERMILLE = 150  # at or below this a key warns (KeyFlag.BATTERY_LOW) and is on the battery report
+PROTOCOL_VERSION = 5  # INFO.protocol_version and HS_HELLO: bump when a frame, message or exchange changes incompatibly
+LOW_BATTERY_PERMILLE = (
+    150  # at or below this a key warns (KeyFlag.BATTERY_LOW; or at its credential's higher warn_permille) and is on the battery report
+)
 LOW_BATTERY_SOC = LOW_BATTERY_PERMILLE / 1000
 EXPORTED_FIGURES = ("PROTOCOL_VERSION", "LOW_BATTERY_PERMILLE")
 

@@ -59,6 +59,10 @@ Credential = Struct(
     "offset_change_at" / Int32ul,
     "offset_change_min" / Int16sl,
     "blocklist_version" / Int32ul,  # the server's blocklist version at issue
+    # The key warns (KeyFlag.BATTERY_LOW) at or below the higher of LOW_BATTERY_PERMILLE and
+    # this: the state of charge below which the server's physics says this key's openings fail
+    # at the coldest temperature expected before its next validation (0: no more than 15 %).
+    "warn_permille" / Int16ul,
     "rights" / Counted(Int8ul, AccessRight, max_count=MAX_RIGHTS),
     "macs" / Counted(Int8ul, CompartmentMac, max_count=MAX_COMPARTMENTS),
 )

@@ -284,7 +284,11 @@ def _step_text(answer: dict) -> str:
         return "\n".join(f"{name}: {_value(value)}" for name, value in answer["fields"].items())
     elif action == "battery_report":
         keys = answer["keys"] or []
-        return f"at or below 15 %: {', '.join(keys)}" if keys else "no key at or below 15 %"
+        text = f"at or below 15 %: {', '.join(keys)}" if keys else "no key at or below 15 %"
+        at_risk = answer.get("at_risk") or {}
+        if at_risk:
+            text += "\nat risk: " + ", ".join(f"{key} (fails {day})" for key, day in sorted(at_risk.items()))
+        return text
     elif action == "audit":
         events = answer["events"] or []
         lines = [f"{e['key']}  {e['result']}" + (f": {e['reason']}" if e.get("reason") else "") for e in events]

@@ -85,6 +85,7 @@ class SiteControl:
         del answer["scenario"], answer["index"], answer["line"], answer["type"]
         answer["fields"] = report.jsonable(outcome.fields)
         answer["keys"] = report.jsonable(outcome.keys)
+        answer["at_risk"] = report.jsonable(outcome.at_risk)
         answer["events"] = report.jsonable(outcome.events)
         answer["time"] = iso_time(int(self.site.now_s))
         return answer

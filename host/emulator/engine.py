@@ -23,6 +23,8 @@ class SiteEngine(Engine):
 
     def setup(self, scenario):
         self.site = EmulatedSite(self.runtime, start_s=int(scenario.start.timestamp()), timezone=scenario.timezone)
+        if scenario.site.climate is not None:
+            self.s.server.set_climate(scenario.site.climate)
         for phone in scenario.site.phones:
             self.s.server.add_phone(phone.id)
         for lock in scenario.site.locks:
@@ -66,7 +68,8 @@ class SiteEngine(Engine):
         return StepResult() if code is None else StepResult(result="error", code=code)
 
     def battery_report(self):
-        return StepResult(keys=list(self.s.server.battery_report()))
+        server = self.s.server
+        return StepResult(keys=list(server.battery_report()), at_risk={r.key: r.fails_on.isoformat() for r in server.battery_at_risk()})
 
     # --- device actions -----------------------------------------------------------------
 

@@ -119,7 +119,7 @@ class EmulatedSite:
                 id06_expires_s = self.default_card_expiry_s()
             self.add_holder(holder, id06 or f"ID06-{name}", id06_expires_s)
         battery_params = battery_by_name(battery)  # an unknown battery is refused before anything changes
-        self.server.add_key(name, holder, state=state)
+        self.server.add_key(name, holder, state=state, battery=battery_params.name)
         fields = self.server.provision_key(name)
         if other_site_secret is not None:
             # Its own site's server made it and signs its commands, with its own master secret.
@@ -325,7 +325,8 @@ class EmulatedSite:
                 return "already_paired"
         k = self.keys[key]
         try:
-            v = self.server.validate(key, online=online, soc=k.soc, audit=self._carried_batches(key, k.uploaded_to))
+            audit = self._carried_batches(key, k.uploaded_to)
+            v = self.server.validate(key, online=online, soc=k.soc, temperature_C=k.temperature_C, audit=audit)
         except ServerError as exc:
             return exc.code
         fields = {"server_time": v.server_time, "credential": v.credential, "uploaded_to": v.uploaded_to}

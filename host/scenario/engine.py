@@ -45,6 +45,9 @@ class StepResult:
              `valid_until` as an aware datetime or an ISO string or None. The runner compares
              only the fields a step names, but the engine should report all of them.
     keys     battery_report: the ids of the keys the server reports at or below 15 %.
+    at_risk  battery_report: the keys above 15 % whose openings the server predicts to fail
+             within its horizon (14 days), each id with that date (ISO, the site's local
+             date), e.g. {"K2": "2026-01-08"}.
     events   audit: the events read, oldest first (with `last`, only the last that many),
              each an ScenarioEvent(key, result "granted"/"denied", reason or None).
     details  anything else worth showing, by name with units, numbers preferred; the runner
@@ -59,6 +62,7 @@ class StepResult:
     code: str | None = None
     fields: dict = field(default_factory=dict)
     keys: list[str] | None = None
+    at_risk: dict[str, str] | None = None
     events: list[ScenarioEvent] | None = None
     details: dict = field(default_factory=dict)
 
@@ -164,7 +168,8 @@ class Engine(ABC):
 
     @abstractmethod
     def battery_report(self) -> StepResult:
-        """The server's report of keys at or below 15 %. Result "ok" with `keys`."""
+        """The server's report of keys at or below 15 %, and of those at risk. Result "ok"
+        with `keys` and `at_risk`."""
 
     @abstractmethod
     def audit(self, key: str | None, lock: str | None, last: int | None) -> StepResult:

@@ -11,6 +11,9 @@ from ...hw_models.params import BATTERIES as BATTERY_PARAMS
 from ...protocol.codes import DAY_NAMES, PUBLIC_ERROR_CODES
 from ...protocol.codes import DENIAL_REASONS as DENIAL_REASONS  # re-exported: the scenario's `denied:` values
 from ..errors import UsageError
+from ..server.climate import Climate as Climate  # re-exported: a site's `climate:`
+from ..server.climate import ColdSnap as ColdSnap
+from ..server.climate import from_annual as from_annual
 from ..server.server import LOCK_KINDS as LOCK_KINDS  # re-exported: a lock's `kind:`
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, 0, tzinfo=UTC)  # a Monday
@@ -90,6 +93,9 @@ class Site:
     keys: tuple[Key, ...] = ()
     locks: tuple[Lock, ...] = ()
     phones: tuple[Phone, ...] = ()
+    # keylock's addition to the format: how cold the site's mornings get, for the low-battery
+    # threshold the server signs into credentials and the battery report's `at_risk`.
+    climate: Climate | None = None
 
     def key(self, key_id: str) -> Key:
         return next(k for k in self.keys if k.id == key_id)
@@ -127,8 +133,9 @@ class Expect:
     """What a step expects; it has the shape of the StepResult it is compared with.
 
     `result` is "ok", "granted", "denied" (with `reason`) or "error" (with `code`). For
-    `status`, `fields` holds the named fields only; for `battery_report`, `keys` the exact set;
-    for `audit`, `events` the whole list, oldest first.
+    `status`, `fields` holds the named fields only; for `battery_report`, `keys` the exact set
+    and/or `at_risk` the exact set of keys at risk, each with its expected failure date or None
+    (any date); for `audit`, `events` the whole list, oldest first.
     """
 
     result: str = "ok"
@@ -136,6 +143,7 @@ class Expect:
     code: str | None = None
     fields: dict | None = None
     keys: frozenset[str] | None = None
+    at_risk: dict[str, date | None] | None = None
     events: tuple[ScenarioEvent, ...] | None = None
     line: int = 0
 

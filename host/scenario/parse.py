@@ -7,6 +7,7 @@ is not a valid scenario raises ScenarioError(path, line, reason); nothing else e
 
 import difflib
 import math
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -26,6 +27,8 @@ from .model import (
     LOCK_STATUS_FIELDS,
     PARTS,
     RUNTIMES,
+    Climate,
+    ColdSnap,
     Expect,
     Key,
     Lock,
@@ -36,6 +39,7 @@ from .model import (
     Schedule,
     Site,
     Step,
+    from_annual,
 )
 
 _TAG = "tag:yaml.org,2002:"
@@ -59,7 +63,7 @@ EXPECT_FORMS = {
     "set_temperature": (),
     "set_battery": (),
     "status": ("fields",),
-    "battery_report": ("keys",),
+    "battery_report": ("keys",),  # and/or at_risk
     "audit": ("events",),
 }
 ACTIONS = tuple(EXPECT_FORMS)
@@ -69,7 +73,7 @@ _FORM_TEXT = {
     "denied": "{denied: REASON}",
     "error": "{error: CODE}",
     "fields": "a mapping of status fields, e.g. {battery_low: true}",
-    "keys": "{keys: [K1, ...]}",
+    "keys": "{keys: [K1, ...]} and/or {at_risk: [K1, ...]} (or {at_risk: {K1: DATE}})",
     "events": "a list of {key, result} or {key, denied}, oldest first",
 }
 
@@ -265,7 +269,7 @@ class _Parser:
             self.tz = self.converted(nodes[0], "timezone", values.parse_timezone)
 
     def read_site(self, node: Node, start) -> Site:
-        entries = self.mapping(node, "site", optional=("keys", "locks", "phones", "timezone"))
+        entries = self.mapping(node, "site", optional=("keys", "locks", "phones", "timezone", "climate"))
         keys = tuple(self.key(n, start) for n in self.items(entries, "keys"))
         locks = tuple(self.lock(n) for n in self.items(entries, "locks"))
         phones = tuple(Phone(self.text(n, "phone id"), _line(n)) for n in self.items(entries, "phones"))
@@ -276,7 +280,47 @@ class _Parser:
                     self.fail(thing.line, f"id {thing.id!r} is already used by a {seen[thing.id]}; ids must be unique")
                 seen[thing.id] = kind
         self.groups = {lock.group for lock in locks if lock.group}
-        return Site(keys, locks, phones)
+        climate = self.climate(entries["climate"][1]) if "climate" in entries and not self.is_null(entries["climate"][1]) else None
+        return Site(keys, locks, phones, climate)
+
+    def climate(self, node: Node) -> Climate:
+        """`climate:` (keylock's addition): twelve monthly means or an annual mean and
+        amplitude, a daily swing, cold snaps. See docs/scenarios.md."""
+        f = self.fields(node, "climate", (), ("monthly_mean_C", "mean_C", "amplitude_K", "daily_swing_K", "cold_snaps"))
+        if ("monthly_mean_C" in f) == ("mean_C" in f):
+            self.fail(node, "climate: give either monthly_mean_C (12 values, January to December) or mean_C (with amplitude_K)")
+        if "amplitude_K" in f and "mean_C" not in f:
+            self.fail(f["amplitude_K"], "climate: amplitude_K goes with mean_C (monthly_mean_C already says it)")
+        if "monthly_mean_C" in f:
+            months = self.sequence(f["monthly_mean_C"], "climate monthly_mean_C")
+            if len(months) != 12:
+                self.fail(f["monthly_mean_C"], f"climate monthly_mean_C needs 12 values, January to December, not {len(months)}")
+            means = tuple(self.weather(n, "a monthly mean") for n in months)
+        else:
+            mean = self.weather(f["mean_C"], "climate mean_C")
+            amplitude = float(self.number(f["amplitude_K"], "climate amplitude_K", 0.0, 60.0)) if "amplitude_K" in f else 0.0
+            means = self.converted_climate(node, from_annual, mean, amplitude)
+        swing = float(self.number(f["daily_swing_K"], "climate daily_swing_K", 0.0, 50.0)) if "daily_swing_K" in f else 0.0
+        snaps = []
+        if "cold_snaps" in f and not self.is_null(f["cold_snaps"]):
+            for n in self.sequence(f["cold_snaps"], "climate cold_snaps"):
+                g = self.fields(n, "a cold snap", ("from", "to", "min_C"))
+                first = self.converted(g["from"], "cold snap from", values.parse_date)
+                last = self.converted(g["to"], "cold snap to", values.parse_date)
+                if last < first:
+                    self.fail(g["to"], f"a cold snap's to ({last}) is before its from ({first})")
+                snaps.append(ColdSnap(first, last, self.weather(g["min_C"], "a cold snap's min_C")))
+        return self.converted_climate(node, Climate, means, swing, tuple(snaps))
+
+    def weather(self, node: Node, what: str) -> float:
+        """An outdoor temperature [degC]: within what any inhabited site sees."""
+        return float(self.number(node, what, -80.0, 60.0))
+
+    def converted_climate(self, node: Node, make, *args):
+        try:
+            return make(*args)
+        except ValueError as exc:
+            self.fail(node, f"climate: {exc}")
 
     def items(self, entries, name) -> list[Node]:
         if name not in entries or self.is_null(entries[name][1]):
@@ -509,9 +553,7 @@ class _Parser:
         if "fields" in forms:
             return self.expect_status(node, args, what)
         if "keys" in forms:
-            f = self.fields(node, what, ("keys",))
-            ids = [self.ref(n, "key") for n in self.sequence(f["keys"], f"{what}: keys")]
-            return Expect(keys=frozenset(ids), line=_line(node))
+            return self.expect_report(node, what)
         if "events" in forms:
             return Expect(events=tuple(self.audit_event(n, what) for n in self.sequence(node, what)), line=_line(node))
         if isinstance(node, ScalarNode) and node.value in forms:
@@ -524,6 +566,25 @@ class _Parser:
                 return Expect(result="error", code=self.choice(value, "error code", ERROR_CODES), line=_line(node))
         shown = node.value if isinstance(node, ScalarNode) else "this"
         self.fail(node, f"{what} must be {allowed}, not {shown}")
+
+    def expect_report(self, node: Node, what: str) -> Expect:
+        f = self.fields(node, what, (), ("keys", "at_risk"))
+        if not f:
+            self.fail(node, f"{what}: give keys, at_risk or both")
+        keys = frozenset(self.ref(n, "key") for n in self.sequence(f["keys"], f"{what}: keys")) if "keys" in f else None
+        at_risk: dict[str, date | None] | None = None
+        if "at_risk" in f:
+            risk = f["at_risk"]
+            if isinstance(risk, MappingNode):  # {K1: 2026-01-08, K2: null}: each with its date (null: any)
+                at_risk = {}
+                for key_node, date_node in risk.value:
+                    key = self.ref(key_node, "key")
+                    if key in at_risk:
+                        self.fail(key_node, f"{what}: at_risk names {key} twice")
+                    at_risk[key] = None if self.is_null(date_node) else self.converted(date_node, "at_risk date", values.parse_date)
+            else:
+                at_risk = {self.ref(n, "key"): None for n in self.sequence(risk, f"{what}: at_risk")}
+        return Expect(keys=keys, at_risk=at_risk, line=_line(node))
 
     def expect_status(self, node: Node, args: dict, what: str) -> Expect:
         names = KEY_STATUS_FIELDS if args["key"] is not None else LOCK_STATUS_FIELDS

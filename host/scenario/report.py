@@ -39,8 +39,8 @@ def expect_text(expect: Expect) -> str:
     """An expectation as it would be written in the file."""
     if expect.fields is not None:
         return "{" + ", ".join(f"{k}: {_value_text(v)}" for k, v in expect.fields.items()) + "}"
-    if expect.keys is not None:
-        return "{keys: [" + ", ".join(sorted(expect.keys)) + "]}"
+    if expect.keys is not None or expect.at_risk is not None:
+        return _report_text(expect.keys, expect.at_risk)
     if expect.events is not None:
         return "[" + ", ".join(_event_text(e) for e in expect.events) + "]"
     return _result_text(expect.result, expect.reason, expect.code)
@@ -53,11 +53,21 @@ def seen_text(report: StepReport) -> str:
         return _result_text(outcome.result, outcome.reason, outcome.code)
     if expect.fields is not None:
         return "{" + ", ".join(f"{k}: {_value_text(outcome.fields.get(k, '(missing)'))}" for k in expect.fields) + "}"
-    if expect.keys is not None:
-        return "{keys: [" + ", ".join(sorted(outcome.keys or ())) + "]}"
+    if expect.keys is not None or expect.at_risk is not None:
+        return _report_text(
+            None if expect.keys is None else outcome.keys or (), None if expect.at_risk is None else dict(outcome.at_risk or {})
+        )
     if expect.events is not None:
         return "[" + ", ".join(_event_text(e) for e in outcome.events or ()) + "]"
     return "ok"
+
+
+def _report_text(keys, at_risk) -> str:
+    """A battery report as an expectation writes it: the parts given, at_risk with dates."""
+    parts = [] if keys is None else ["keys: [" + ", ".join(sorted(keys)) + "]"]
+    if at_risk is not None:
+        parts.append("at_risk: {" + ", ".join(f"{k}: {'any' if d is None else d}" for k, d in sorted(at_risk.items())) + "}")
+    return "{" + ", ".join(parts) + "}"
 
 
 def _result_text(result, reason, code) -> str:

@@ -112,6 +112,16 @@ def mismatch(step: Step, expected: Expect, outcome: StepResult) -> str | None:
             return "battery report " + "; ".join(
                 part for part in (f"lacks {', '.join(missing)}" if missing else "", f"also has {', '.join(extra)}" if extra else "") if part
             )
+    if expected.at_risk is not None:
+        seen_risk = dict(outcome.at_risk or {})
+        missing, extra = sorted(set(expected.at_risk) - set(seen_risk)), sorted(set(seen_risk) - set(expected.at_risk))
+        if missing or extra:
+            return "battery report at_risk " + "; ".join(
+                part for part in (f"lacks {', '.join(missing)}" if missing else "", f"also has {', '.join(extra)}" if extra else "") if part
+            )
+        for key, day in sorted(expected.at_risk.items()):
+            if day is not None and str(seen_risk[key]) != day.isoformat():
+                return f"battery report at_risk: {key} fails on {seen_risk[key]}, expected {day.isoformat()}"
     if expected.events is not None:
         return _events_mismatch(expected.events, list(outcome.events or ()))
     return None

@@ -1,6 +1,7 @@
 """The access server (SQLite): holders, keys and their life cycle, locks and groups, grants
 with schedules, validation issuing signed 10-day credentials, the versioned blocklist, audit
-trails read only for a stated reason, and battery reports.
+trails read only for a stated reason, and battery reports (with the keys at risk in the
+site's climate).
 
     server = AccessServer.create("site.db", now_s=clock.now_s, timezone="Europe/Stockholm")
     server.add_holder("Anna Berg", "BB-1234-567890", id06_expires_s)
@@ -13,15 +14,19 @@ Names are checked and normalised (names.check_name: ValueError for bad ones); a 
 failure such as a full disk is a StorageError, the call rolled back.
 """
 
+from .climate import Climate, ColdSnap
 from .db import StorageError
 from .names import MAX_NAME_LEN, MAX_TEXT_LEN, check_name
-from .records import VALIDATION_REFUSALS, AuditEvent, KeyInfo, Retrieval, ServerError, Validation
+from .records import VALIDATION_REFUSALS, AtRisk, AuditEvent, KeyInfo, Retrieval, ServerError, Validation
 from .schedule import parse as parse_schedule
 from .server import VALIDATION_S, AccessServer
 
 __all__ = [
     "AccessServer",
+    "AtRisk",
     "AuditEvent",
+    "Climate",
+    "ColdSnap",
     "VALIDATION_REFUSALS",
     "KeyInfo",
     "MAX_NAME_LEN",

@@ -148,6 +148,15 @@ MIGRATIONS = [
         "DROP TABLE emulated_clock",
         "ALTER TABLE emulated_clock_new RENAME TO emulated_clock",
     ],
+    # A warning that knows the weather (issue 14): the site's climate (climate.Climate as JSON;
+    # NULL: none given), each key's cell model, the temperature a key reported with its battery
+    # reading (NULL: not reported), and the threshold last signed into its credential.
+    [
+        "ALTER TABLE site ADD COLUMN climate TEXT",
+        "ALTER TABLE keys ADD COLUMN battery TEXT NOT NULL DEFAULT 'CR2032'",
+        "ALTER TABLE keys ADD COLUMN warn_permille INTEGER",
+        "ALTER TABLE battery_readings ADD COLUMN temperature_C REAL",
+    ],
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

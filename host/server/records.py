@@ -3,6 +3,7 @@ what it is handed: kept apart from server.py so that file is only the server's l
 
 import math
 from dataclasses import dataclass
+from datetime import date
 
 from ...protocol.codes import Denial, Outcome
 from ..errors import KeylockError
@@ -44,6 +45,8 @@ class KeyInfo:
     blocked: bool
     validated_at_s: int | None
     valid_until_s: int | None
+    battery: str = "CR2032"  # its cell (hw_models.BATTERIES)
+    warn_permille: int | None = None  # the low-battery threshold its last credential carries; None: never validated
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,16 @@ class AuditEvent:
 
 
 @dataclass(frozen=True)
+class AtRisk:
+    """A key above 15 % whose openings are predicted to fail soon (AccessServer.battery_at_risk)."""
+
+    key: str
+    fails_on: date  # the site's local date of the first day its openings are predicted to fail
+    soc: float  # its projected state of charge at the report's time
+    failing_permille: int  # the state of charge below which openings fail on that day
+
+
+@dataclass(frozen=True)
 class Retrieval:
     """One read of the audit trail: who, when, why and what."""
 
@@ -94,6 +107,13 @@ def check_u32(value, what):
 def check_soc(value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 <= value <= 1:
         raise ValueError(f"a state of charge is a number from 0 to 1, got {value!r}")
+    return float(value)
+
+
+def check_celsius(value):
+    """A temperature a key reports [degC]: a finite number, as its status's tenths of a degree carry."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not -273.15 <= value <= 3276.7:
+        raise ValueError(f"a temperature is a number of degrees Celsius from -273.15 to 3276.7, got {value!r}")
     return float(value)
 
 

@@ -13,22 +13,26 @@ once per call.
 import os
 import secrets
 import time
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ...firmware import signed
+from ...hw_models import BATTERIES, battery_by_name, drain
 from ...protocol.codes import LOW_BATTERY_SOC, SIGNED_COMMANDS, MsgType, Role, TargetKind
 from ...protocol.messages import MAX_BLOCKLIST, MAX_COMPARTMENTS, MAX_RIGHTS, MESSAGES
-from . import db, evidence, signing
+from . import db, evidence, signing, warning
+from .climate import Climate
 from .names import check_name, check_text
 from .records import (
     U32_MAX,
+    AtRisk,
     AuditEvent,
     KeyInfo,
     Retrieval,
     ServerError,
     Validation,
+    check_celsius,
     check_names,
     check_soc,
     check_u32,
@@ -43,6 +47,11 @@ LOCK_KINDS = ("cylinder", "padlock")
 # Where the server's numbering starts, per kind of device: a glance at an id says what it is.
 FIRST_ID = {"keys": 1001, "locks": 101, "groups": 1, "phones": 501}
 NAMED_TABLES = ("keys", "locks", "groups", "phones", "holders")
+# The battery report's `at_risk` looks this far ahead: two weekly reports, so a key found at
+# risk in one report can have its battery changed before the next report would be too late.
+AT_RISK_HORIZON_DAYS = 14
+DRAIN_HISTORY_S = 30 * 86400  # readings this far back give a key's own drain rate
+REFERENCE_C = 20.0  # a key's temperature when nothing says otherwise (no climate, none reported)
 
 
 class AccessServer:
@@ -236,11 +245,12 @@ class AccessServer:
 
     # --- keys and their life cycle ----------------------------------------------------
 
-    def add_key(self, name, holder, state="approved", not_before_s=0, not_after_s=U32_MAX):
+    def add_key(self, name, holder, state="approved", not_before_s=0, not_after_s=U32_MAX, battery="CR2032"):
         """A key handed to `holder` (a holder's name). `state` says how far its life cycle
         has gone: "issued" (receipt not signed), "receipt_signed" or its synonym
         "unapproved" (application not approved), "approved". The key's rights are valid
-        from not_before_s to not_after_s. Returns the key's id."""
+        from not_before_s to not_after_s. `battery`: its cell (one of hw_models.BATTERIES),
+        which the physics of its low-battery threshold needs. Returns the key's id."""
         name = check_name(name, "key name")
         state = "receipt_signed" if state == "unapproved" else state
         if state not in LIFECYCLE_STATES:
@@ -249,10 +259,15 @@ class AccessServer:
         check_u32(not_after_s, "not_after_s")
         if not_before_s >= not_after_s:
             raise ValueError("a key's not_before_s must come before its not_after_s")
+        if battery not in BATTERIES:
+            raise ValueError(f"unknown battery {battery!r}; one of {', '.join(BATTERIES)}")
         with db.transaction(self._conn):
             holder_id = self._id("holders", holder)
             return self._insert_named(
-                "keys", name, ("holder_id", "state", "not_before_s", "not_after_s"), (holder_id, state, not_before_s, not_after_s)
+                "keys",
+                name,
+                ("holder_id", "state", "not_before_s", "not_after_s", "battery"),
+                (holder_id, state, not_before_s, not_after_s, battery),
             )
 
     def _advance(self, key, from_state, to_state, refusal):
@@ -276,13 +291,13 @@ class AccessServer:
         key = check_name(key, "key name")
         key_id = self._id("keys", key)
         row = self._one(
-            """SELECT h.name, k.state, k.validated_at_s, k.valid_until_s, b.key_id IS NOT NULL
+            """SELECT h.name, k.state, k.validated_at_s, k.valid_until_s, b.key_id IS NOT NULL, k.battery, k.warn_permille
                FROM keys k JOIN holders h ON h.id = k.holder_id
                LEFT JOIN blocklist b ON b.key_id = k.id WHERE k.id = ?""",
             (key_id,),
         )
-        holder, state, validated_at_s, valid_until_s, blocked = row
-        return KeyInfo(key, key_id, holder, state, bool(blocked), validated_at_s, valid_until_s)
+        holder, state, validated_at_s, valid_until_s, blocked, battery, warn = row
+        return KeyInfo(key, key_id, holder, state, bool(blocked), validated_at_s, valid_until_s, battery, warn)
 
     def provision_key(self, name):
         """The PROVISION fields written into the key at manufacture: its id and its own
@@ -512,13 +527,20 @@ class AccessServer:
 
     # --- validation -------------------------------------------------------------------
 
-    def validate(self, key, online=True, audit=(), soc=None):
+    def validate(self, key, online=True, audit=(), soc=None, temperature_C=None):
         """Validate `key` for 10 days: a signed credential, the server time and the signed
         blocklist (each with a MAC per compartment the key's grants reach). `audit` is what
         the key carries, as the batches its AUDIT_READ answered, each {from_seq, records,
         next_seq, mac}: a batch is believed only with the key's own MAC over it, a record
         only with its lock's (evidence.py); forgeries are kept apart and reported
-        (audit_rejections()), never stored as events. `soc` is stored as a battery reading.
+        (audit_rejections()), never stored as events. `soc` is stored as a battery reading,
+        with `temperature_C`, the key's own temperature as it reports it (degC; None: not
+        reported).
+
+        The credential's `warn_permille` is the key's low-battery threshold from the physics
+        (warning.py) at the coldest temperature expected until it expires: the site's climate
+        over those days (set_climate) and the key's own temperature now, whichever is colder;
+        with neither, 0 (the key warns at 15 % only).
 
         Checked in this order, the first that applies wins (ServerError.code):
         offline (nothing is reachable, nothing recorded); blocked (a lost key is reported
@@ -536,13 +558,17 @@ class AccessServer:
             raise ServerError("offline", "the access server cannot be reached: validation is impossible offline")
         batches = evidence.check_batches(audit)
         soc = None if soc is None else check_soc(soc)
+        temperature_C = None if temperature_C is None else check_celsius(temperature_C)
         refusal = None
         with db.transaction(self._conn):
             now = self._now()
             upload = evidence.store_carried(self._conn, self._write, self._master, key_id, batches, now)
             stored = upload.stored
             if soc is not None:
-                self._write("INSERT INTO battery_readings (key_id, time_s, soc) VALUES (?, ?, ?)", (key_id, now, soc))
+                self._write(
+                    "INSERT INTO battery_readings (key_id, time_s, soc, temperature_C) VALUES (?, ?, ?, ?)",
+                    (key_id, now, soc, temperature_C),
+                )
             state, not_after_s, not_before_s, blocked, card_blocked, card_expires_s = self._one(
                 """SELECT k.state, k.not_after_s, k.not_before_s, b.key_id IS NOT NULL, h.blocked, h.id06_expires_s
                    FROM keys k JOIN holders h ON h.id = k.holder_id
@@ -562,6 +588,7 @@ class AccessServer:
                 if len(rights) > MAX_RIGHTS:  # only if a DST change split more windows than at grant time
                     raise ValueError(f"key {key!r} has {len(rights)} access rights; a credential holds {MAX_RIGHTS}")
                 valid_until = min(now + VALIDATION_S, not_after_s)
+                warn = self._warn_permille(key_id, now, valid_until, temperature_C)
                 change_at, change_min = self._offset_change(now, valid_until)
                 version = self._blocklist_version()
                 servers = self._servers(self._key_compartments(key_id))
@@ -576,16 +603,49 @@ class AccessServer:
                         "offset_change_at": change_at,
                         "offset_change_min": change_min,
                         "blocklist_version": version,
+                        "warn_permille": warn,
                         "rights": rights,
                         "macs": [],
                     },
                 )
                 blocklist = self._signed_blocklist(version, servers)
-                self._write("UPDATE keys SET validated_at_s = ?, valid_until_s = ? WHERE id = ?", (now, valid_until, key_id))
+                self._write(
+                    "UPDATE keys SET validated_at_s = ?, valid_until_s = ?, warn_permille = ? WHERE id = ?",
+                    (now, valid_until, warn, key_id),
+                )
         # Raised after the commit: the upload above is kept even when the key is refused.
         if refusal:
             raise ServerError(*refusal)
         return Validation(now, credential, blocklist, stored, upload.uploaded_to, upload.rejected)
+
+    def _local_date(self, time_s) -> date:
+        return datetime.fromtimestamp(time_s, self._tz).date()
+
+    def _warn_permille(self, key_id, now, valid_until, temperature_C):
+        """The low-battery threshold for the key's next credential (see validate())."""
+        coldest = [] if temperature_C is None else [temperature_C]
+        climate = self.climate()
+        if climate is not None:
+            coldest.append(climate.coldest_C(self._local_date(now), self._local_date(max(valid_until, now))))
+        if not coldest:
+            return 0
+        (battery,) = self._one("SELECT battery FROM keys WHERE id = ?", (key_id,))
+        return warning.warn_permille(battery, min(coldest))
+
+    # --- the site's climate -------------------------------------------------------------
+
+    def set_climate(self, climate):
+        """The site's climate (a climate.Climate), or None for none: from the next validation
+        on, credentials warn at the coldest temperature it expects."""
+        if climate is not None and not isinstance(climate, Climate):
+            raise ValueError(f"a climate is a keylock.host.server.climate.Climate or None, got {climate!r}")
+        with db.transaction(self._conn):
+            self._write("UPDATE site SET climate = ?", (None if climate is None else climate.to_json(),))
+
+    def climate(self):
+        """The site's climate.Climate, or None."""
+        (text,) = self._one("SELECT climate FROM site")
+        return None if text is None else Climate.from_json(text)
 
     # --- blocklist --------------------------------------------------------------------
 
@@ -690,12 +750,17 @@ class AccessServer:
 
     # --- battery ----------------------------------------------------------------------
 
-    def battery_reading(self, key, soc):
-        """Record a key's state of charge (0-1) at the current time."""
+    def battery_reading(self, key, soc, temperature_C=None):
+        """Record a key's state of charge (0-1) at the current time, with the key's own
+        temperature [degC] if it reported one."""
         soc = check_soc(soc)
+        temperature_C = None if temperature_C is None else check_celsius(temperature_C)
         with db.transaction(self._conn):
             key_id = self._id("keys", key)
-            self._write("INSERT INTO battery_readings (key_id, time_s, soc) VALUES (?, ?, ?)", (key_id, self._now(), soc))
+            self._write(
+                "INSERT INTO battery_readings (key_id, time_s, soc, temperature_C) VALUES (?, ?, ?, ?)",
+                (key_id, self._now(), soc, temperature_C),
+            )
 
     def battery_report(self):
         """Names of the keys whose latest reading is at or below 15 %, sorted."""
@@ -706,3 +771,53 @@ class AccessServer:
             (LOW_BATTERY_SOC,),
         )
         return [r[0] for r in rows]
+
+    def battery_at_risk(self, horizon_days=AT_RISK_HORIZON_DAYS):
+        """Keys above 15 % (so not in battery_report()) whose openings are predicted to fail
+        within `horizon_days` (default AT_RISK_HORIZON_DAYS), sorted by name, each an AtRisk
+        with the local date of the predicted first failure.
+
+        Each key's state of charge is projected from its latest reading at its drain rate: the
+        fall between its readings of the last 30 days, and never less than the idle drain of
+        the physics (hw_models.drain: sleep and advertising, self-discharge). Day by day (the
+        report's time of day on each local date, today first) it is compared with the state of
+        charge below which openings fail (warning.failing_permille) at that day's coldest
+        temperature: the climate's daily minimum (set_climate), or without a climate the
+        temperature the key reported with its reading (20 degC if none)."""
+        if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or not 0 <= horizon_days <= 366:
+            raise ValueError(f"horizon_days must be a whole number of days from 0 to 366, got {horizon_days!r}")
+        now = self._now()
+        climate = self.climate()
+        rows = self._conn.execute(
+            """SELECT k.id, k.name, k.battery, b.time_s, b.soc, b.temperature_C FROM keys k JOIN battery_readings b ON b.id = (
+                   SELECT id FROM battery_readings WHERE key_id = k.id ORDER BY time_s DESC, id DESC LIMIT 1)
+               WHERE b.soc > ? ORDER BY k.name""",
+            (LOW_BATTERY_SOC,),
+        ).fetchall()
+        found = []
+        for key_id, name, battery, read_s, soc, reported_C in rows:
+            rate = self._drain_per_s(key_id, battery, read_s, soc, REFERENCE_C if reported_C is None else reported_C)
+            for day in range(horizon_days + 1):
+                at_s = now + day * 86400
+                local = self._local_date(at_s)
+                cold_C = climate.daily_min_C(local) if climate is not None else REFERENCE_C if reported_C is None else reported_C
+                projected = soc - rate * max(at_s - read_s, 0)
+                failing = warning.failing_permille(battery, cold_C)
+                if projected * 1000 < failing:
+                    found.append(AtRisk(name, local, round(projected, 4), failing))
+                    break
+        return found
+
+    def _drain_per_s(self, key_id, battery, read_s, soc, temperature_C):
+        """A key's fall in state of charge per second: what its readings show over the last
+        DRAIN_HISTORY_S before its latest (at least a day apart), at least the idle drain."""
+        cell = battery_by_name(battery)
+        idle = float(drain.soc_rate_per_s(drain.average_current_A(), cell, warning.cell_temperature_C(cell, temperature_C)))
+        row = self._one(
+            "SELECT time_s, soc FROM battery_readings WHERE key_id = ? AND time_s >= ? AND time_s <= ? ORDER BY time_s, id LIMIT 1",
+            (key_id, read_s - DRAIN_HISTORY_S, read_s - 86400),
+        )
+        if row is None:
+            return idle
+        first_s, first_soc = row
+        return max((first_soc - soc) / (read_s - first_s), idle)

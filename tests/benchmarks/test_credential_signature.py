@@ -31,13 +31,13 @@ def test_listed_by_keylock_bench(capsys):
 
 def test_the_message_is_a_signed_credential():
     public_key, message, signature = credential_signature.signed_credential()
-    assert message.startswith(b"credential") and len(message) == 61
+    assert message.startswith(b"credential") and len(message) == 63  # a credential with one right, warn_permille included
     assert (len(public_key), len(signature)) == (32, 64)
 
 
 def test_cpython_only(capsys):
     r = run(capsys, "--no-micropython")
-    assert r["message_bytes"] == 61
+    assert r["message_bytes"] == 63
     assert FIGURES <= set(r["cpython"]) and r["cpython"]["sha512"] == "hashlib"
     assert all(r["cpython"][k] > 0 for k in FIGURES)
     assert "micropython_unix" not in r

@@ -25,6 +25,7 @@ CRED = {
     "offset_change_at": 0,
     "offset_change_min": 0,
     "blocklist_version": 3,
+    "warn_permille": 0,
     "rights": [{"target": 7, "kind": 1, "days": 127, "from_min": 0, "to_min": 1440}],
     "macs": [],
 }

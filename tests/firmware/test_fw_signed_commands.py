@@ -84,6 +84,7 @@ def credential(valid_until):
         "offset_change_at": 0,
         "offset_change_min": 0,
         "blocklist_version": 3,
+        "warn_permille": 0,
         "rights": [right],
         "macs": [{"kind": GROUP[0], "target": GROUP[1], "mac": bytes(16)}],
     }

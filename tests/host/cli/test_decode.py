@@ -22,7 +22,7 @@ def test_decode_prints_type_and_fields(capsys):
     out = capsys.readouterr().out
     assert out.startswith("HS_HELLO (0x01)  seq 0  30 bytes")
     assert "  key_id            1001\n" in out and "  nonce             101112131415161718191a1b1c1d1e1f\n" in out
-    assert "  protocol_version  4\n" in out
+    assert "  protocol_version  5\n" in out
 
 
 def test_decode_json_names_codes_and_hexes_bytes(capsys):

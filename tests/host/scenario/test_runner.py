@@ -172,6 +172,27 @@ def test_battery_report_is_an_exact_set(seen, passed, problem):
         assert report.failed.problem == problem
 
 
+@pytest.mark.parametrize(
+    "expect, seen, passed, problem",
+    [
+        ("{at_risk: [K1]}", {"K1": "2026-01-08"}, True, None),
+        ("{at_risk: {K1: 2026-01-08}}", {"K1": "2026-01-08"}, True, None),
+        ("{at_risk: {K1: 2026-01-08}}", {"K1": "2026-01-09"}, False, "battery report at_risk: K1 fails on 2026-01-09, expected 2026-01-08"),
+        ("{at_risk: {K1: null}}", {"K1": "2026-01-09"}, True, None),
+        ("{at_risk: [K1]}", {}, False, "battery report at_risk lacks K1"),
+        ("{at_risk: []}", {"K2": "2026-01-06"}, False, "battery report at_risk also has K2"),
+        ("{keys: [K2], at_risk: [K1]}", {"K1": "2026-01-06"}, False, "battery report lacks K2"),  # both parts compared
+        ("{keys: []}", {"K1": "2026-01-06"}, True, None),  # at_risk not named: not compared
+    ],
+)
+def test_battery_report_at_risk_is_an_exact_set_with_dates_when_given(expect, seen, passed, problem):
+    report, _ = run_steps(f"- battery_report:\n  expect: {expect}\n", {1: StepResult(keys=[], at_risk=seen)})
+    assert report.passed is passed
+    if problem:
+        assert report.failed.problem == problem
+        assert "at_risk" in scenario_report.expect_text(report.failed.expected) or "keys" in expect
+
+
 G1, D1, D2 = ScenarioEvent("K1", "granted"), ScenarioEvent("K2", "denied", "blocked"), ScenarioEvent("K3", "denied", "not_authorized")
 
 

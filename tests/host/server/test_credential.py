@@ -42,6 +42,7 @@ def test_the_credential_verifies_on_every_lock_it_opens_and_any_change_breaks_it
         "offset_change_at",
         "offset_change_min",
         "blocklist_version",
+        "warn_permille",
         "rights",
         "macs",
     }
@@ -58,6 +59,7 @@ def test_the_credential_verifies_on_every_lock_it_opens_and_any_change_breaks_it
         assert not verifies_on(site, lock, shifted)  # the daylight-saving fields are signed too
         widened = dict(cred, rights=[dict(cred["rights"][0], target=102)])
         assert not verifies_on(site, lock, widened)
+        assert not verifies_on(site, lock, dict(cred, warn_permille=cred["warn_permille"] ^ 1))  # the warning threshold is signed
 
 
 def test_a_lock_verifies_no_mac_but_its_own_compartments(site):
