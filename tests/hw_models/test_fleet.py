@@ -9,7 +9,7 @@ import pytest
 
 from keylock.benchmarks.fleet import reference_loop
 from keylock.hw_models import drain, fleet, power
-from keylock.hw_models.params import CR2032, DEFAULT_KEY_LOAD, DEFAULT_LOCK, DEFAULT_SITE, SiteParams
+from keylock.hw_models.params import CR2032, DEFAULT_KEY_LOAD, DEFAULT_LOCK, DEFAULT_SITE, LoadPhase, LockParams, SiteParams
 from keylock.protocol.codes import LOW_BATTERY_SOC
 
 # Heavy users with weak cells through a cold spell: many keys fail within weeks.
@@ -213,3 +213,22 @@ def test_retry_defaults_are_the_stated_holder_behaviour():
     assert 60.0 <= fleet.DEFAULT_RETRY.retry_after_s <= 120.0
     assert fleet.DEFAULT_RETRY.retries == 2
     assert "illustrative" in fleet.DEFAULT_RETRY.citation
+
+
+@pytest.mark.parametrize(("lock", "fails"), [("never", True), ("always", False)])
+def test_a_lock_that_never_or_always_opens(lock, fails):
+    """The table's two ends: no charge opens it (release above the cell's voltage) or even an empty cell does."""
+    params = (
+        LockParams(brownout_V=3.0, hysteresis_V=0.2)
+        if lock == "never"
+        else LockParams(
+            brownout_V=1.6, hysteresis_V=0.0, reservoir_F=1e-4, phases=(LoadPhase("boot", 0.01, 1e-6),), key_active_current_A=0.0
+        )
+    )
+    r = fleet.run_site(300, 20, seed=4, lock=params, warn_soc=LOW_BATTERY_SOC)
+    assert np.all(r.min_soc == (fleet.NEVER_SOC if fails else 0.0))
+    s = r.summary()
+    if fails:
+        assert s["keys_affected"] == 300 and s["failed_openings"] == r.failures_per_day.sum() > 0
+    else:
+        assert s["failed_openings"] == 0 and s["key_days_unable"] == 0
