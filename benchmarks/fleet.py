@@ -29,24 +29,28 @@ from ..protocol.codes import LOW_BATTERY_SOC
 
 
 def reference_loop(
-    usage, temperature_C, table, battery=CR2032, key=DEFAULT_KEY_LOAD, site=DEFAULT_SITE, retry=fleet.DEFAULT_RETRY, keys=None
+    usage, temperature_C, table, battery=CR2032, key=DEFAULT_KEY_LOAD, site=DEFAULT_SITE, retry=fleet.DEFAULT_RETRY, keys=None, cells=None
 ):
     """The model of `fleet.simulate`, as Python loops over keys, days, openings and retries.
 
+    `cells`: (BatteryParams, OpeningTable) per cell set, indexed by `usage.cell`.
     Returns (soc (days + 1, keys), failures, retries, key_days_unable, first_failure_day).
     """
     days, n_keys = usage.openings.shape
     keys = list(range(n_keys) if keys is None else keys)
-    capacity_C = drain.capacity_C(battery)
+    cells = [(battery, table)] if cells is None else list(cells)
     steady_C = (key.sleep_current_A + site.advertising_fraction * key.advertising_current_A) * drain.SECONDS_PER_DAY
-    self_soc = [float(bat.self_discharge_per_s(t, battery)) * drain.SECONDS_PER_DAY for t in temperature_C]
-    day_tables = table.on_days(temperature_C)
-    per_day = [day_tables[d] for d in range(days)]
+    per_cell = []
+    for cell_battery, cell_table in cells:
+        day_tables = cell_table.on_days(temperature_C)
+        self_soc = [float(bat.self_discharge_per_s(t, cell_battery)) * drain.SECONDS_PER_DAY for t in temperature_C]
+        per_cell.append((drain.capacity_C(cell_battery), self_soc, [day_tables[d] for d in range(days)]))
     openings = usage.openings[:, keys].T.tolist()
     in_lock_s = usage.in_lock_s[:, keys].T.tolist()
     out = [[0.0] * (days + 1) for _ in keys]
     failures, retries, unable, first = ([0] * len(keys) for _ in range(4))
     for i, k in enumerate(keys):
+        capacity_C, self_soc, per_day = per_cell[0 if usage.cell is None else int(usage.cell[k])]
         soc = float(usage.soc0[k])
         out[i][0] = soc
         first[i] = -1

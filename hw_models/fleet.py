@@ -74,6 +74,7 @@ class Usage:
     in_lock_s: np.ndarray  # seconds a key sat in a lock that day
     soc0: np.ndarray  # (keys,) state of charge on day 0
     first_key: int = 0
+    cell: np.ndarray | None = None  # (keys,) index into the site's cell parameter sets; None: one set
 
 
 @dataclass(frozen=True)
@@ -233,8 +234,15 @@ def _draw_block(block, days, site, seed):
     return openings, in_lock_s, soc0
 
 
-def draw_usage(n_keys, days, site=DEFAULT_SITE, seed=0, first_key=0):
-    """Draw openings, time left in locks and starting charge for keys [first_key, first_key + n_keys)."""
+def _draw_cells(block, seed, weights):
+    """Which cell parameter set each key of a block carries, from a generator of its own, so
+    adding cells changes no other draw."""
+    return np.random.default_rng([seed, block, 1]).choice(len(weights), size=RNG_BLOCK_KEYS, p=weights).astype(np.int16)
+
+
+def draw_usage(n_keys, days, site=DEFAULT_SITE, seed=0, first_key=0, cell_weights=None):
+    """Draw openings, time left in locks and starting charge for keys [first_key, first_key + n_keys),
+    and with `cell_weights` (one per cell parameter set, summing to 1) which set each key carries."""
     n_keys = int(check_range("n_keys", n_keys, 1, 10_000_000))
     days = int(check_range("days", days, 1, 36_500, "day"))
     seed = int(check_range("seed", seed, 0, 2**63 - 1))
@@ -242,6 +250,8 @@ def draw_usage(n_keys, days, site=DEFAULT_SITE, seed=0, first_key=0):
     openings = np.empty((days, n_keys), dtype=np.int32)
     in_lock_s = np.empty((days, n_keys))
     soc0 = np.empty(n_keys)
+    weights = None if cell_weights is None else _check_weights(cell_weights)
+    cell = None if weights is None else np.empty(n_keys, dtype=np.int16)
     end = first_key + n_keys
     for block in range(first_key // RNG_BLOCK_KEYS, (end - 1) // RNG_BLOCK_KEYS + 1):
         b0 = block * RNG_BLOCK_KEYS
@@ -250,7 +260,16 @@ def draw_usage(n_keys, days, site=DEFAULT_SITE, seed=0, first_key=0):
         openings[:, lo - first_key : hi - first_key] = o[:, lo - b0 : hi - b0]
         in_lock_s[:, lo - first_key : hi - first_key] = s[:, lo - b0 : hi - b0]
         soc0[lo - first_key : hi - first_key] = q[lo - b0 : hi - b0]
-    return Usage(openings=openings, in_lock_s=in_lock_s, soc0=soc0, first_key=first_key)
+        if cell is not None and weights is not None:
+            cell[lo - first_key : hi - first_key] = _draw_cells(block, seed, weights)[lo - b0 : hi - b0]
+    return Usage(openings=openings, in_lock_s=in_lock_s, soc0=soc0, first_key=first_key, cell=cell)
+
+
+def _check_weights(weights):
+    w = check_range("cell_weights", weights, 0.0, 1.0)
+    if w.ndim != 1 or w.size < 1 or abs(w.sum() - 1.0) > 1e-9:
+        raise ValueError(f"cell_weights must be one weight per cell set, summing to 1; got {weights!r}")
+    return w / w.sum()
 
 
 @dataclass(frozen=True)
@@ -259,7 +278,7 @@ class FleetResult:
 
     day: np.ndarray  # (days + 1,)
     temperature_C: np.ndarray  # (days,) daily mean
-    min_soc: np.ndarray  # (days,) lowest state of charge that opens at that day's temperature
+    min_soc: np.ndarray  # (days,) lowest state of charge at which every cell set opens that day
     warn_soc: float  # the low-battery threshold the crossings are counted at
     retry: RetryParams
     # Per key.
@@ -275,6 +294,7 @@ class FleetResult:
     keys_at_or_below_warn: np.ndarray  # (days + 1,)
     soc_histogram: np.ndarray  # (days + 1, SOC_BINS): keys per 0.5 % of charge
     soc: np.ndarray | None = field(default=None)  # (days + 1, keys) only if kept
+    cell: np.ndarray | None = field(default=None)  # (keys,) each key's cell set, if the site has several
 
     def summary(self):
         """The site's year in a few numbers."""
@@ -313,19 +333,53 @@ def _soc_bins(soc):
 
 
 def simulate(
-    usage, temperature_C, table, battery=CR2032, key=DEFAULT_KEY_LOAD, site=DEFAULT_SITE, retry=DEFAULT_RETRY, *, warn_soc, keep_soc=False
+    usage,
+    temperature_C,
+    table,
+    battery=CR2032,
+    key=DEFAULT_KEY_LOAD,
+    site=DEFAULT_SITE,
+    retry=DEFAULT_RETRY,
+    *,
+    warn_soc,
+    keep_soc=False,
+    cells=None,
 ):
-    """Run the keys of `usage` day by day, vectorised over keys; see the module doc and `FleetResult`."""
+    """Run the keys of `usage` day by day, vectorised over keys; see the module doc and `FleetResult`.
+
+    `cells`: a sequence of (BatteryParams, OpeningTable), one per cell parameter set (vendors, or a
+    sample of cells), indexed by `usage.cell`; without it every key has `battery` and `table`.
+    """
     temperature_C = np.asanyarray(temperature_C, dtype=float)
     days, n_keys = usage.openings.shape
     if temperature_C.shape != (days,):
         raise ValueError(f"temperature_C must have one value per day ({days}); got shape {temperature_C.shape}")
-    tables = table.on_days(temperature_C)
-    capacity_C = drn.capacity_C(battery)
+    cells = ((battery, table),) if cells is None else tuple(cells)
+    group = np.zeros(n_keys, dtype=np.int16) if usage.cell is None else np.asanyarray(usage.cell)
+    if group.shape != (n_keys,) or group.min() < 0 or group.max() >= len(cells):
+        raise ValueError(f"usage.cell must index the {len(cells)} cell set(s), one per key")
+    members = [np.flatnonzero(group == g) for g in range(len(cells))]
+    day_tables = [t.on_days(temperature_C) for _, t in cells]
+    capacities_C = np.array([drn.capacity_C(b) for b, _ in cells])
     steady_C = (key.sleep_current_A + site.advertising_fraction * key.advertising_current_A) * drn.SECONDS_PER_DAY
-    steady_soc = steady_C / capacity_C + bat.self_discharge_per_s(temperature_C, battery) * drn.SECONDS_PER_DAY
+    # (cells, days): each set's own capacity and self-discharge.
+    steady_soc = (
+        steady_C / capacities_C[:, None] + np.array([bat.self_discharge_per_s(temperature_C, b) for b, _ in cells]) * drn.SECONDS_PER_DAY
+    )
+    single = len(cells) == 1
+    capacity_C = capacities_C[0] if single else capacities_C[group]
     idle_soc_per_s = key.lock_idle_current_A / capacity_C
     attempts_per_failure = 1 + int(retry.retries)
+
+    def per_key(d, name, soc):
+        """A day's table lookup for every key, each from its own cell set's table."""
+        if single:
+            return getattr(day_tables[0][d], name)(soc)
+        out = np.empty(n_keys)
+        for g, idx in enumerate(members):
+            if idx.size:
+                out[idx] = getattr(day_tables[g][d], name)(soc[idx])
+        return out
 
     soc = usage.soc0.astype(float).copy()
     kept = np.empty((days + 1, n_keys)) if keep_soc else None
@@ -348,29 +402,29 @@ def simulate(
 
     record(0)
     for d in range(days):
-        day = tables[d]
         n = usage.openings[d]
-        ok_soc = day.ok_charge(soc) / capacity_C
-        room = (soc - day.min_soc) / ok_soc
-        n_ok = np.where(soc >= day.min_soc, np.minimum(n, np.floor(room) + 1), 0).astype(np.int64)
+        min_soc = day_tables[0].min_soc[d] if single else np.array([t.min_soc[d] for t in day_tables])[group]
+        ok_soc = per_key(d, "ok_charge", soc) / capacity_C
+        room = (soc - min_soc) / ok_soc
+        n_ok = np.where(soc >= min_soc, np.minimum(n, np.floor(room) + 1), 0).astype(np.int64)
         soc = soc - n_ok * ok_soc
         n_fail = n - n_ok
         failing = n_fail > 0
         if failing.any():
-            soc = soc - n_fail * attempts_per_failure * (day.fail_charge(soc) / capacity_C)
+            soc = soc - n_fail * attempts_per_failure * (per_key(d, "fail_charge", soc) / capacity_C)
             failures += n_fail
             unable_days += failing
             first_failure[(first_failure < 0) & failing] = d
             failures_per_day[d] = int(n_fail.sum())
             keys_unable_per_day[d] = int(failing.sum())
-        soc -= usage.in_lock_s[d] * idle_soc_per_s + steady_soc[d]
+        soc -= usage.in_lock_s[d] * idle_soc_per_s + (steady_soc[0, d] if single else steady_soc[group, d])
         np.maximum(soc, 0.0, out=soc)
         record(d + 1)
 
     return FleetResult(
         day=np.arange(days + 1),
         temperature_C=temperature_C,
-        min_soc=tables.min_soc,
+        min_soc=np.max([t.min_soc for t in day_tables], axis=0),
         warn_soc=warn_soc,
         retry=retry,
         final_soc=soc,
@@ -384,6 +438,7 @@ def simulate(
         keys_at_or_below_warn=at_or_below,
         soc_histogram=histogram,
         soc=kept,
+        cell=usage.cell,
     )
 
 
@@ -414,6 +469,7 @@ def _combine(parts):
         keys_at_or_below_warn=total("keys_at_or_below_warn"),
         soc_histogram=total("soc_histogram"),
         soc=np.concatenate([p.soc for p in parts], axis=1) if first.soc is not None else None,
+        cell=np.concatenate([p.cell for p in parts]) if first.cell is not None else None,
     )
 
 
@@ -431,22 +487,37 @@ def run_site(
     chunk_keys=DEFAULT_CHUNK_KEYS,
     keep_soc=False,
     table=None,
+    cells=None,
+    cell_weights=None,
 ):
     """Draw a site's usage and simulate it chunk by chunk of keys; see `FleetResult`.
 
     `table` reuses an `OpeningTable` (it must cover the site's temperatures); by default one is
-    built for this site, battery and lock.
+    built for this site, battery and lock. `cells`: several cell parameter sets (e.g. per vendor)
+    instead of `battery`, each key drawing one with `cell_weights` (default: equal); each set gets
+    its own table.
     """
     n_keys = int(check_range("n_keys", n_keys, 1, 10_000_000))
     days = int(check_range("days", days, 1, 36_500, "day"))
     chunk_keys = int(check_range("chunk_keys", chunk_keys, 1, 10_000_000))
     temperature_C = site_temperature_C(np.arange(days), site)
+    weights = None
+    cell_tables = None
+    if cells is not None:
+        cells = tuple(cells)
+        weights = np.full(len(cells), 1.0 / len(cells)) if cell_weights is None else cell_weights
+        if len(np.atleast_1d(weights)) != len(cells):
+            raise ValueError(f"cell_weights needs one weight per cell set ({len(cells)})")
+        cell_tables = [(b, opening_table(temperature_C, b, lock)) for b in cells]
+        battery = cells[0]
     if table is None:
-        table = opening_table(temperature_C, battery, lock)
+        table = cell_tables[0][1] if cell_tables else opening_table(temperature_C, battery, lock)
     parts = []
     for first_key in range(0, n_keys, chunk_keys):
-        usage = draw_usage(min(chunk_keys, n_keys - first_key), days, site, seed, first_key)
-        parts.append(simulate(usage, temperature_C, table, battery, key, site, retry, warn_soc=warn_soc, keep_soc=keep_soc))
+        usage = draw_usage(min(chunk_keys, n_keys - first_key), days, site, seed, first_key, cell_weights=weights)
+        parts.append(
+            simulate(usage, temperature_C, table, battery, key, site, retry, warn_soc=warn_soc, keep_soc=keep_soc, cells=cell_tables)
+        )
         del usage
     return _combine(parts)
 

@@ -1,6 +1,7 @@
 """The fleet model: day-by-day results equal a per-opening loop, openings fail where the physics says,
 failures and retries cost their charge, chunking changes nothing and memory stays bounded."""
 
+import dataclasses
 import tracemalloc
 from types import SimpleNamespace
 
@@ -232,3 +233,61 @@ def test_a_lock_that_never_or_always_opens(lock, fails):
         assert s["keys_affected"] == 300 and s["failed_openings"] == r.failures_per_day.sum() > 0
     else:
         assert s["failed_openings"] == 0 and s["key_days_unable"] == 0
+
+
+# A second vendor's cell: 40 % more series resistance and 10 % less capacity (illustrative spread).
+WEAK_VENDOR = dataclasses.replace(
+    CR2032, name="CR2032-weak", capacity_Ah=0.9 * CR2032.capacity_Ah, r0_points_ohm=tuple(1.4 * r for r in CR2032.r0_points_ohm)
+)
+
+
+@pytest.fixture(scope="module")
+def two_vendors(table):
+    temperature_C = fleet.site_temperature_C(np.arange(365), WEAK_SITE)
+    return [(CR2032, table), (WEAK_VENDOR, fleet.opening_table(temperature_C, WEAK_VENDOR))]
+
+
+def test_keys_with_different_cells_each_follow_their_own_cell(two_vendors):
+    """Mixed in one site, each vendor's keys give exactly what they give alone, and match the loop."""
+    days = 60
+    usage = fleet.draw_usage(60, days, WEAK_SITE, seed=11, cell_weights=[0.5, 0.5])
+    assert usage.cell is not None and 0 < usage.cell.sum() < 60
+    temperature_C = fleet.site_temperature_C(np.arange(days), WEAK_SITE)
+    mixed = fleet.simulate(usage, temperature_C, None, site=WEAK_SITE, warn_soc=LOW_BATTERY_SOC, keep_soc=True, cells=two_vendors)
+    soc, failures, *_ = reference_loop(usage, temperature_C, None, site=WEAK_SITE, cells=two_vendors)
+    assert mixed.soc is not None
+    np.testing.assert_allclose(mixed.soc, soc, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(mixed.failures, failures)
+    for g, (battery, table) in enumerate(two_vendors):
+        keys = np.flatnonzero(usage.cell == g)
+        alone = fleet.Usage(usage.openings[:, keys], usage.in_lock_s[:, keys], usage.soc0[keys])
+        r = fleet.simulate(alone, temperature_C, table, battery, site=WEAK_SITE, warn_soc=LOW_BATTERY_SOC)
+        np.testing.assert_array_equal(mixed.final_soc[keys], r.final_soc)
+        np.testing.assert_array_equal(mixed.failures[keys], r.failures)
+    # The weaker cell needs more charge to open, every day, and the site reports its threshold.
+    strong_min, weak_min = (t.on_days(temperature_C).min_soc for _, t in two_vendors)
+    assert np.all(weak_min > strong_min + 0.01)
+    np.testing.assert_array_equal(mixed.min_soc, weak_min)
+
+
+def test_drawing_cells_changes_no_other_draw():
+    plain = fleet.draw_usage(1500, 10, seed=2)
+    mixed = fleet.draw_usage(1500, 10, seed=2, cell_weights=[0.2, 0.8])
+    np.testing.assert_array_equal(plain.openings, mixed.openings)
+    np.testing.assert_array_equal(plain.soc0, mixed.soc0)
+    assert plain.cell is None and mixed.cell is not None
+    assert 0.7 < mixed.cell.mean() < 0.9
+    with pytest.raises(ValueError, match="cell_weights"):
+        fleet.draw_usage(10, 10, cell_weights=[0.5, 0.6])
+
+
+def test_run_site_with_vendors_is_chunk_independent(two_vendors):
+    cells = [b for b, _ in two_vendors]
+    a = fleet.run_site(1500, 40, WEAK_SITE, seed=6, warn_soc=LOW_BATTERY_SOC, cells=cells, cell_weights=[0.3, 0.7])
+    b = fleet.run_site(1500, 40, WEAK_SITE, seed=6, warn_soc=LOW_BATTERY_SOC, cells=cells, cell_weights=[0.3, 0.7], chunk_keys=400)
+    assert a.cell is not None and b.cell is not None
+    np.testing.assert_array_equal(a.cell, b.cell)
+    np.testing.assert_array_equal(a.final_soc, b.final_soc)
+    np.testing.assert_array_equal(a.soc_histogram, b.soc_histogram)
+    # The site's threshold is the more demanding vendor's.
+    assert np.all(a.min_soc >= two_vendors[0][1].on_days(a.temperature_C).min_soc)
