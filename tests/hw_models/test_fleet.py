@@ -2,6 +2,7 @@
 failures and retries cost their charge, chunking changes nothing and memory stays bounded."""
 
 import dataclasses
+import json
 import tracemalloc
 from types import SimpleNamespace
 
@@ -291,3 +292,13 @@ def test_run_site_with_vendors_is_chunk_independent(two_vendors):
     np.testing.assert_array_equal(a.soc_histogram, b.soc_histogram)
     # The site's threshold is the more demanding vendor's.
     assert np.all(a.min_soc >= two_vendors[0][1].on_days(a.temperature_C).min_soc)
+
+
+def test_the_benchmark_refuses_bad_sizes_in_one_line(capsys):
+    from keylock.host.cli import main
+
+    assert main(["bench", "fleet", "--keys", "10", "--days", "0"]) == 2
+    assert capsys.readouterr().err == "keylock: --days must be within [1, 36500]; got 0\n"
+    assert main(["bench", "fleet", "--keys", "20", "--days", "3", "--loop-keys", "5", "--json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert r["results_agree"] is True and r["sizes"][0]["keys"] == 20 and r["sizes"][0]["peak_rss_MB"] > 0
