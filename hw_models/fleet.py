@@ -18,6 +18,9 @@ times, each attempt costing `q_fail`), then the day's steady drain (sleep, adver
 in a lock, self-discharge). The day is the time step: the charge per opening is read at the day's
 start (within a day a key moves < 1 % of charge, and the charge per opening changes by far less).
 
+A site may mix cell parameter sets (vendors, or a sample of cells): each key draws one and reads
+its own set's table, capacity and self-discharge (`run_site(cells=..., cell_weights=...)`).
+
 Keys are processed in chunks so memory stays bounded whatever the site's size; the random draws
 come from fixed blocks of keys, each with its own generator, so a key's draws, and therefore every
 result, are the same whatever the chunk size. Only per-key summaries and per-day counts (integers,
