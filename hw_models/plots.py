@@ -117,26 +117,37 @@ def plot_thermal(path, heat_W=300.0, heating_s=60.0, ambient_C=20.0, params=DEFA
 
 
 def plot_fleet(path, result):
-    """When each key of a site (a fleet.FleetResult) crosses its low-battery threshold, and the
-    spread of state of charge over the year."""
+    """A site (a fleet.FleetResult) over the year: the spread of state of charge against the charge an
+    opening needs that day, and per week the keys reaching the low-battery threshold and the keys
+    whose openings failed."""
     warn_pct = 100 * result.warn_soc
     days = result.day
     fig = Figure(figsize=(11, 4.8), layout="constrained")
     ax_soc, ax_cross = fig.subplots(1, 2)
-    p5, p50, p95 = np.percentile(result.soc, [5, 50, 95], axis=1)
+    p5, p50, p95 = result.soc_percentiles([5, 50, 95])
     ax_soc.fill_between(days, p5 * 100, p95 * 100, color="tab:blue", alpha=0.25, label="5-95 % of keys")
     ax_soc.plot(days, p50 * 100, color="tab:blue", lw=2, label="median key")
     ax_soc.axhline(warn_pct, color="tab:red", ls="--", lw=1, label=f"{warn_pct:g} %: battery report")
+    ax_soc.plot(days[:-1], np.minimum(result.min_soc, 1.0) * 100, color="k", lw=1, label="below this an opening fails")
     ax_soc.set(xlabel="month", ylabel="state of charge [%]", ylim=(0, 100), title="state of charge over the year")
+    weeks = np.arange(0, days[-1] + 8, 7)
     crossed = result.crossing_day[result.crossing_day >= 0]
-    ax_cross.hist(crossed, bins=np.arange(0, days[-1] + 8, 7), color="tab:red", alpha=0.8)
-    n = result.soc.shape[1]
-    ax_cross.set(xlabel="month", ylabel="keys per week", title=f"keys reaching {warn_pct:g} %: {crossed.size} of {n} within the year")
+    ax_cross.hist(crossed, bins=weeks, color="tab:red", alpha=0.8, label=f"keys reaching {warn_pct:g} %")
+    first_failure = result.first_failure_day[result.first_failure_day >= 0]
+    ax_cross.hist(first_failure, bins=weeks, color="k", histtype="step", lw=1.5, label="keys failing a first opening")
+    n = result.final_soc.size
+    s = result.summary()
+    ax_cross.set(
+        xlabel="month",
+        ylabel="keys per week",
+        title=f"{crossed.size} of {n} keys reach {warn_pct:g} %; {s['keys_affected']} fail {s['failed_openings']} openings",
+    )
     for ax in (ax_soc, ax_cross):
         ax.set_xticks(_MONTH_START_DAY, _MONTHS)
         ax.set_xlim(0, days[-1])
         ax.grid(alpha=0.3)
     ax_soc.legend(loc="upper right")
+    ax_cross.legend(loc="upper right")
     return _save(fig, path)
 
 
