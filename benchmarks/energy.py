@@ -3,7 +3,8 @@
     python -m keylock.benchmarks.energy [--json] [--temperature-C T]
 
 1. The energy breakdown of one opening, fresh CR2032 at 20 degC (`power.simulate_opening`):
-   reservoir left, cell R0 and polarisation, contact, switch, motor, lock compute, key.
+   reservoir left, cell R0 and polarisation, contact, switch, reservoir charger and diode,
+   motor, lock compute, key.
 2. Openings per battery at 1, 4, 10 and 20 openings a day at `--temperature-C` (20 degC): the
    charge per opening is simulated on a state-of-charge grid (it grows as the cell weakens), the
    key sleeps and advertises between openings (KeyLoadParams, the site's advertising fraction)

@@ -170,15 +170,20 @@ class LockParams(Validated):
     """
 
     contact_ohm: float = param(0.5, 0.0, 5.0, "ohm")
-    # The key's switch: the soft-start / over-current limit of a primary-cell PMIC's load switch
-    # (Nordic nPM2100 LDOSW: 25-150 mA in LDO mode, 40-110 mA as a load switch) or a discrete
-    # current source. 30 mA is the higher of the two peaks TI SWRA349 tested on CR2032s (15 and
-    # 30 mA; 30 mA costs ~9 % capacity), an order of magnitude under the 295 mA unlimited in-rush.
-    limit_A: float = param(30e-3, 1e-3, 10.0, "A")
+    # The key's switch: a primary-cell PMIC's load switch with its soft-start / over-current limit
+    # at its highest setting (Nordic nPM2100 LDOSW as a load switch: 40-110 mA; 25-150 mA as an
+    # LDO), so a fresh cell feeds the 80 mA motor directly and the reservoir stays empty. That is
+    # beyond the 15 and 30 mA peaks TI SWRA349 tested on CR2032s (30 mA cost ~9 % capacity vs 15),
+    # and a third of the 295 mA unlimited in-rush.
+    limit_A: float = param(110e-3, 1e-3, 10.0, "A")
     switch_ohm: float = param(0.5, 0.0, 10.0, "ohm")  # on-resistance, sub-ohm class (derived)
+    # The lock's MCU rail: a small ceramic on the contact, all the key charges before the boot.
+    mcu_rail_F: float = param(220e-6, 1e-7, 1.0, "F")
     # Sized from the motor pulse, `power.reservoir_for_motor_F`: the motor's 80 mA x 40 ms with
     # the weak or cold cell giving next to nothing, over the 0.55 V from `ready_max_V` down to the
-    # brown-out + margin: 5.8 mF. (10 mF charged to ~2.6 V left 26 mC, 86 % of the opening, behind.)
+    # brown-out + margin: 5.8 mF. It sits behind the lock's charger and an ideal diode, charged
+    # only as far as this cell needs (`power._ready_V`): empty for a fresh cell at room
+    # temperature. (10 mF on the rail, charged to ~2.6 V, left 26 mC, 86 % of an opening, behind.)
     reservoir_F: float = param(5.8e-3, 1e-6, 1.0, "F")
     # STM32L0 / nRF52 POF class brown-out at 2.0 V; hysteresis in TI's 18-38 mV range.
     brownout_V: float = param(2.0, 1.6, 3.0, "V")
@@ -211,12 +216,15 @@ class LockParams(Validated):
     # `max_wait_s`; a cold weak cell never gets there, fires at the time-out and resets.
     ready_max_V: float = param(2.6, 1.6, 3.6, "V")
     ready_margin_V: float = param(0.05, 0.0, 1.0, "V")
-    max_wait_s: float = param(1.0, 1e-3, 10.0, "s")
+    charger_dropout_V: float = param(0.05, 0.0, 1.0, "V")  # the reservoir charger's switch (derived)
+    # As long as the old design let the reservoir charge (3 s): a weak cell charges slowly through
+    # the key's regulated switch (measured: 1 s loses openings below ~24 % at 20 degC, 3 s ~19 %).
+    max_wait_s: float = param(3.0, 1e-3, 10.0, "s")
     max_charge_s: float = param(3.0, 0.01, 60.0, "s")
     citation: str = (
         "hw_parameters.md: STM32L0/nRF52 brown-out levels, nRF52832 1.7 V supply minimum, TI hysteresis "
         "18-38 mV, motor pulse 3-45 mJ and contact resistance 0.05-1 ohm (derived); TI SWRA349 (15 and "
-        "30 mA CR2032 peaks) and Nordic nPM2100 LDOSW soft-start limits (switch limit); TI CC2340R2 "
+        "30 mA CR2032 peaks) and Nordic nPM2100 LDOSW soft-start limits 40-110 mA (switch limit); TI CC2340R2 "
         "datasheet SWRS282 (MCU 4.1 mA from flash, GLDO); Nordic nRF5340 PS (flash tWRITE 43 us); "
         "SHA-256 cycle count and reservoir size derived (power.reservoir_for_motor_F)."
     )

@@ -40,7 +40,7 @@ PHASE_CHARGING = "charging"
 LOCK_RESET = "lock_reset"
 KEY_RESET = "key_reset"
 # Where the cell's chemical energy goes; they sum to OCV * charge.
-PARTS = ("reservoir_left", "cell_R0", "cell_polarisation", "contact", "limiter", "motor", "lock_compute", "key")
+PARTS = ("reservoir_left", "cell_R0", "cell_polarisation", "contact", "limiter", "reservoir_switch", "motor", "lock_compute", "key")
 
 UART_BITS_PER_BYTE = 10  # 8N1: start + 8 data + stop
 
@@ -126,7 +126,9 @@ class _Circuit:
         self.r0 = bat.r0_ohm(soc, temperature_C, battery)
         self.rc = np.array(contact_ohm, dtype=float)
         self.r_s = self.r0 + self.rc + lock.switch_ohm
-        self.vc = np.zeros(self.shape)
+        self.vc = np.zeros(self.shape)  # the lock's rail (MCU and motor)
+        self.vr = np.zeros(self.shape)  # its reservoir, behind the charger and the diode
+        self.ready_V = np.zeros(self.shape)  # the charger's target (`_ready_V`, set at boot)
         self.v_pol = bat.initial_polarisation(self.shape, battery)
         self.charge_C = np.zeros(self.shape)
         self.energy_J = np.zeros(self.shape)
@@ -157,16 +159,37 @@ class _Circuit:
         """The key's supply at this instant, with the current the switch passes now [V]."""
         return self._key_V(self.vc)
 
-    def step(self, mcu_A, motor_A, active):
-        dt, c_F, lock = self.dt_s, self.lock.reservoir_F, self.lock
+    def step(self, mcu_A, motor_A, active, charger=False):
+        """Advance by one step: the MCU and the motor on the lock's rail, and with `charger` the
+        lock charging its reservoir from the rail (until `ready_V`, set by the caller)."""
+        dt, lock = self.dt_s, self.lock
+        c_rail, c_res = lock.mcu_rail_F, lock.reservoir_F
         i_key = lock.key_active_current_A
+        on = np.asarray(active, dtype=bool)
         e_V, ep_V = self._source()
         limit_A = self._limit_A(e_V)
-        i_lock = np.asarray(mcu_A) + np.asarray(motor_A)
-        r_s, tau_s = self.r_s, self.r_s * c_F
+        i_rail = np.asarray(mcu_A) + np.asarray(motor_A)
+        r_s = self.r_s
+        # The reservoir backs the rail through an ideal diode: when the load pulls the rail down
+        # to the reservoir, the two are one node for the step (charge shared first if the rail
+        # dipped below it within the last step: that loss is the diode's).
+        falling = np.minimum(limit_A, (ep_V - self.vc) / r_s) < i_rail
+        merged = on & falling & (self.vc <= self.vr) & (self.vr > 0.0)
+        shared_V = (c_rail * self.vc + c_res * self.vr) / (c_rail + c_res)
+        share_J = np.where(merged, c_rail * c_res / (c_rail + c_res) * (self.vr - self.vc) ** 2 / 2, 0.0)
+        v0 = np.where(merged, shared_V, self.vc)
+        vr0 = np.where(merged, shared_V, self.vr)
+        # The charger takes what the switch passes above the rail's load, keeping the rail at
+        # its floor or just above the reservoir, whichever is higher.
+        hold_V = np.maximum(lock.brownout_V + lock.ready_margin_V, vr0 + lock.charger_dropout_V)
+        spare_A = np.minimum(limit_A, (ep_V - hold_V) / r_s) - i_rail
+        charging = on & ~merged & np.asarray(charger, dtype=bool) & (self.vr < self.ready_V) & (v0 > vr0)
+        i_chg = np.where(charging, np.maximum(spare_A, 0.0), 0.0)
+        c_F = np.where(merged, c_rail + c_res, c_rail)
+        i_lock = i_rail + i_chg
+        tau_s = r_s * c_F
         v_star = ep_V - limit_A * r_s  # below it the switch limits; above it it is a resistance
         target_V = ep_V - i_lock * r_s  # where an unlimited charge would settle
-        v0 = self.vc
         limited = v0 < v_star
         rising = limit_A > i_lock
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -194,9 +217,9 @@ class _Circuit:
         second_l, second_r = limited_piece(v_mid, t2), resistive_piece(v_mid, t2)
         v1, q2, i22, vint2 = (np.where(limited, b, a) for a, b in zip(second_l, second_r, strict=True))
         q, i2, vint = q + q2, i2 + i22, vint + vint2
+        vr1 = np.where(merged, v1, vr0 + i_chg * dt / c_res)
 
         q_bat = q + i_key * dt
-        on = np.asarray(active, dtype=bool)
         self.i_bat = np.where(on, q_bat / dt, 0.0)
         self.charge_C += np.where(on, q_bat, 0.0)
         self.energy_J += np.where(on, self.ocv * q_bat, 0.0)
@@ -206,6 +229,7 @@ class _Circuit:
             "cell_polarisation": v_pol_V * q_bat,
             "contact": self.rc * i2,
             "limiter": ep_V * q - (self.r0 + self.rc) * i2 - c_F * (v1 * v1 - v0 * v0) / 2 - i_lock * vint,
+            "reservoir_switch": share_J + i_chg * (vint - dt * (vr0 + vr1) / 2),
             "motor": np.asarray(motor_A) * vint,
             "lock_compute": np.asarray(mcu_A) * vint,
             "key": i_key * (e_V * dt - self.r0 * (i_key * dt + q)),
@@ -215,7 +239,8 @@ class _Circuit:
         self.v_pol = np.where(
             on[..., None], bat.step_polarisation(self.v_pol, q_bat / dt, dt, self.temperature_C, self.battery), self.v_pol
         )
-        self.vc = np.where(on, v1, v0)
+        self.vc = np.where(on, v1, self.vc)
+        self.vr = np.where(on, vr1, self.vr)
         # The key's supply is lowest at one end of the step (the switch current is monotone in each piece).
         i_end = np.minimum(limit_A, (ep_V - v1) / r_s)
         v_key_end = e_V - self.r0 * (i_key + i_end)
@@ -224,7 +249,7 @@ class _Circuit:
 
     def breakdown_J(self):
         """Energy parts so far [J] (dict of arrays); they sum to `energy_J`."""
-        parts = {"reservoir_left": self.lock.reservoir_F * self.vc**2 / 2}
+        parts = {"reservoir_left": (self.lock.mcu_rail_F * self.vc**2 + self.lock.reservoir_F * self.vr**2) / 2}
         parts.update({name: e.copy() for name, e in self.parts_J.items()})
         return {name: parts[name] for name in PARTS}
 
@@ -252,6 +277,7 @@ class Insertion:
         self.min_supply_V = np.full(shape, np.inf)
         self.min_key_supply_V = np.full(shape, np.inf)
         self._settled = np.zeros(shape, dtype=bool)
+        self._motor_started = False  # the lock charges its reservoir from boot until the motor
 
     # --- totals ------------------------------------------------------------------------------
 
@@ -271,9 +297,13 @@ class Insertion:
         """Where the energy went so far (PARTS -> [J]); the parts sum to `energy_J`."""
         return self.circuit.breakdown_J()
 
+    @property
+    def reservoir_V(self):
+        return self.circuit.vr
+
     def ready_V(self):
-        """The reservoir level this cell needs before the motor (see `_ready_V`) [V]."""
-        return _ready_V(self.circuit, self.lock)
+        """The reservoir level this cell needs before the motor, set at boot (see `_ready_V`) [V]."""
+        return self.circuit.ready_V
 
     def copy(self):
         return _copy.deepcopy(self)
@@ -283,7 +313,7 @@ class Insertion:
     def _result(self):
         return self.outcome[()] if self.outcome.ndim == 0 else self.outcome.copy()
 
-    def _step(self, mcu_A, motor_A, running, charging):
+    def _step(self, mcu_A, motor_A, running, charging, charger=False):
         """One step for elements `running` (booted) or `charging`; checks both resets first."""
         lock, c = self.lock, self.circuit
         dropped = running & (c.vc < lock.brownout_V)
@@ -299,7 +329,7 @@ class Insertion:
         if not active.any():
             return False
         before_V = c.vc
-        c.step(np.where(running, mcu_A, lock.reset_current_A), np.where(running, motor_A, 0.0), active)
+        c.step(np.where(running, mcu_A, lock.reset_current_A), np.where(running, motor_A, 0.0), active, running & charger)
         self.min_key_supply_V = np.where(active, np.minimum(self.min_key_supply_V, c.v_key_low), self.min_key_supply_V)
         self._settled |= running & (c.vc <= before_V)
         self.elapsed_s += c.dt_s
@@ -317,6 +347,8 @@ class Insertion:
         while True:
             waiting = (self.outcome == None) & ~self.booted  # noqa: E711
             up = waiting & (self.circuit.vc >= release_V)
+            if up.any():
+                self.circuit.ready_V = np.where(up, _ready_V(self.circuit, self.lock), self.circuit.ready_V)
             self.booted |= up
             waiting &= ~up
             if not waiting.any():
@@ -330,22 +362,23 @@ class Insertion:
 
     def run(self, name, duration_s, lock_current_A, until_V=None):
         """Run the booted lock at `lock_current_A` [A] for `duration_s` [s], or until its supply
-        reaches `until_V` [V] ("ready": this cell's `ready_V()`); "motor" is the motor's current.
+        reaches `until_V` [V] ("ready": until the reservoir holds this cell's `ready_V()`); "motor"
+        is the motor's current. Before the first "motor" run the lock also charges its reservoir.
         Returns None, "lock_reset" or "key_reset"."""
         check_range(f"{name} duration_s", duration_s, 0.0, 60.0, "s")
         check_range(f"{name} lock_current_A", lock_current_A, 0.0, 1.0, "A")
-        if isinstance(until_V, str):
-            target_V = self.ready_V()
-        else:
-            target_V = np.full(self.circuit.shape, np.inf if until_V is None else float(until_V))
         motor = name == "motor"
+        self._motor_started |= motor
+        charger = not self._motor_started
         mcu_A, motor_A = (0.0, lock_current_A) if motor else (lock_current_A, 0.0)
         live = (self.outcome == None) & self.booted  # noqa: E711
         self.phase = np.where(live, name, self.phase)
         n_steps = int(np.ceil(duration_s / self.circuit.dt_s - 1e-9))
         for _ in range(n_steps):
-            running = (self.outcome == None) & self.booted & (self.circuit.vc < target_V)  # noqa: E711
-            if not running.any() or not self._step(mcu_A, motor_A, running, np.zeros_like(running)):
+            level_V = self.circuit.vr if isinstance(until_V, str) else self.circuit.vc
+            target_V = self.circuit.ready_V if isinstance(until_V, str) else (np.inf if until_V is None else float(until_V))
+            running = (self.outcome == None) & self.booted & (level_V < target_V)  # noqa: E711
+            if not running.any() or not self._step(mcu_A, motor_A, running, np.zeros_like(running), charger):
                 break
         return self._result()
 
@@ -395,6 +428,9 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
     durations_s = np.array([p.duration_s for p in phases] + [np.inf])
     currents_A = np.array([p.current_A for p in phases] + [0.0])
     is_motor = np.array([p.name == "motor" for p in phases] + [False])
+    # The lock charges its reservoir from boot until the motor (never, if the motor does not run).
+    motor_at = [p.name for p in phases].index("motor") if "motor" in [p.name for p in phases] else 0
+    charger_on = np.arange(n_phases + 1) < motor_at
     waits = np.array([np.isfinite(p.until_V) for p in phases] + [False])
     release_V = lock.brownout_V + lock.hysteresis_V
 
@@ -410,7 +446,6 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
     phase = np.zeros(shape, dtype=int)
     phase_start_s = np.zeros(shape)
     starts_s = np.full((n_phases,) + shape, np.nan)
-    ready_V = np.full(shape, np.inf)
     boot_time_s = np.full(shape, np.nan)
     reset_time_s = np.full(shape, np.nan)
     key_reset_time_s = np.full(shape, np.nan)
@@ -423,6 +458,8 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         t_s = k * dt_s
         vc = circuit.vc
         start = ~released & ~key_reset & (vc >= release_V) & (t_s <= lock.max_charge_s)
+        if start.any():
+            circuit.ready_V = np.where(start, _ready_V(circuit, lock), circuit.ready_V)
         boot_time_s[start] = t_s
         phase_start_s[start] = t_s
         released |= start
@@ -430,15 +467,19 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         # Advance every running element whose phase timed out or whose wait condition is met
         # (at most one phase per step: every phase lasts longer than a step).
         running = released & ~reset & ~key_reset & (phase < n_phases)
-        advance = running & ((t_s - phase_start_s >= durations_s[phase] - 1e-12) | (waits[phase] & (vc >= ready_V)))
+        advance = running & ((t_s - phase_start_s >= durations_s[phase] - 1e-12) | (waits[phase] & (circuit.vr >= circuit.ready_V)))
         phase = np.where(advance, phase + 1, phase)
         phase_start_s = np.where(advance, t_s, phase_start_s)
         running &= phase < n_phases
         for p in range(1, n_phases):
             starts_s[p] = np.where(advance & (phase == p), t_s, starts_s[p])
-        entering_wait = advance & waits[phase]
-        if entering_wait.any():
-            ready_V = np.where(entering_wait, _ready_V(circuit, lock), ready_V)
+        # A wait whose reservoir is already ready lasts no time: the motor starts in the same step.
+        ready = advance & waits[phase] & (circuit.vr >= circuit.ready_V)
+        if ready.any():
+            phase = np.where(ready, phase + 1, phase)
+            for p in range(1, n_phases):
+                starts_s[p] = np.where(ready & (phase == p), t_s, starts_s[p])
+        running &= phase < n_phases
         dropped = running & (vc < lock.brownout_V)
         reset_time_s[dropped] = t_s
         reset_phase[dropped] = names[phase[dropped]]
@@ -467,7 +508,7 @@ def simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, 
         motor_A = np.where(running & is_motor[phase], currents_A[phase], 0.0)
         supply_V[k] = vc
         key_V[k] = v_key_now
-        circuit.step(mcu_A, motor_A, active)
+        circuit.step(mcu_A, motor_A, active, running & charger_on[phase])
         current_A[k] = circuit.i_bat
         min_key_V = np.where(active, np.minimum(min_key_V, circuit.v_key_low), min_key_V)
         settled |= running & (circuit.vc <= vc)
@@ -504,17 +545,19 @@ def _ready_V(circuit, lock):
     """The reservoir level this cell needs before the motor fires [V] (the lock's adaptive ready level).
 
     The lock knows its source from the sag it measured under its own load (open-circuit level E'
-    and series resistance R_s; here the model's present values). The pulse must end above
-    V_floor = brown-out + margin. Where the switch does not limit, the reservoir relaxes towards
-    T = E' - I_motor * R_s with tau = R_s * C, so V_ready = T + (V_floor - T) * exp(t_motor / tau);
-    where it limits, the reservoir gives I_motor - I_limit: V_ready = V_floor + (I_motor - I_limit) *
-    t_motor / C. The higher of the two, never above `ready_max_V` (the time-out fires the motor
-    anyway, as before).
+    and series resistance R_s; here the model's present values). The rail must stay above
+    V_floor = brown-out + margin through the pulse. If the cell alone holds it there
+    (T = E' - I_motor * R_s >= V_floor and the switch passes I_motor) the reservoir stays empty: 0.
+    Otherwise rail and reservoir sag together, relaxing towards T with tau = R_s * C (C = rail +
+    reservoir): V_ready = T + (V_floor - T) * exp(t_motor / tau); where the switch limits, the
+    reservoir gives I_motor - I_limit: V_ready = V_floor + (I_motor - I_limit) * t_motor / C. The
+    higher of the two, never above `ready_max_V` (the time-out fires the motor anyway).
     """
     e_V, ep_V = circuit._source()
     floor_V = lock.brownout_V + lock.ready_margin_V
-    c_F = lock.reservoir_F
+    c_F = lock.mcu_rail_F + lock.reservoir_F
     target_V = ep_V - lock.motor_current_A * circuit.r_s
-    relaxing_V = np.where(target_V < floor_V, target_V + (floor_V - target_V) * np.exp(lock.motor_s / (circuit.r_s * c_F)), floor_V)
-    limited_V = floor_V + np.maximum(lock.motor_current_A - circuit._limit_A(e_V), 0.0) * lock.motor_s / c_F
+    limit_A = circuit._limit_A(e_V)
+    relaxing_V = np.where(target_V < floor_V, target_V + (floor_V - target_V) * np.exp(lock.motor_s / (circuit.r_s * c_F)), 0.0)
+    limited_V = np.where(limit_A < lock.motor_current_A, floor_V + (lock.motor_current_A - limit_A) * lock.motor_s / c_F, 0.0)
     return np.minimum(np.maximum(relaxing_V, limited_V), lock.ready_max_V)

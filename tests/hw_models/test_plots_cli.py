@@ -42,7 +42,7 @@ def test_physics_opening_human_output(capsys):
     out = capsys.readouterr().out
     assert "CR2032 at 100%, 20 °C: opens" in out and "mJ" in out
     # the verdict, the total, and one line per energy part (issue 14)
-    assert len(out.splitlines()) == 2 + 8 and "reservoir_left" in out
+    assert len(out.splitlines()) == 2 + 9 and "reservoir_left" in out
 
 
 def test_physics_life(capsys):

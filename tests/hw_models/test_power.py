@@ -51,11 +51,11 @@ def test_charge_adds_up_and_covers_reservoir_and_motor():
     # The recorded current integrates to the charge debited (the whole trace is the opening).
     assert np.sum(r.battery_current_A) * dt_s == pytest.approx(float(r.charge_C), rel=1e-9)
     motor = DEFAULT_LOCK.phases[r.phase_names.index("motor")]
-    stored_C = DEFAULT_LOCK.reservoir_F * r.supply_V[-1]
+    stored_C = DEFAULT_LOCK.mcu_rail_F * r.supply_V[-1]  # the reservoir stays empty for this cell (issue 14)
     assert r.charge_C > stored_C + motor.current_A * motor.duration_s
-    # Energy per opening in a plausible band: ~54 mJ since the switch and the sized reservoir
-    # (issue 14; ~0.1 J before), still above the motor's ~8 mJ.
-    assert 0.02 < float(r.energy_J) < 0.08
+    # Energy per opening in a plausible band: ~14 mJ since the switch and the reservoir charged
+    # only when the cell needs it (issue 14; ~0.1 J before), above the motor's ~8 mJ.
+    assert 0.01 < float(r.energy_J) < 0.02
 
 
 def test_a_bigger_cell_carries_the_cold_weak_case():
@@ -81,7 +81,8 @@ def test_lower_charge_or_colder_never_helps(soc, dsoc, temperature_C, dT):
         assert r.booted[other] <= r.booted[strong]
         assert r.key_reset[strong] <= r.key_reset[other]
         # The lock charges each cell's reservoir to what that cell needs (issue 14), so the low
-        # point of every completed opening sits at the floor, whatever the cell: no longer a
-        # monotone margin, but never under the floor (phase changes fall on 1 ms steps).
+        # point of a completed opening that needed the reservoir sits near the floor, whatever the
+        # cell: no longer a monotone margin, but not under the floor by more than the level's
+        # approximation (it treats rail and reservoir as sagging together from the start).
         if r.completed[other]:
-            assert r.min_supply_V[other] >= floor_V - 0.01
+            assert r.min_supply_V[other] >= floor_V - 0.03
