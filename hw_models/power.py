@@ -1,12 +1,20 @@
-"""One opening: key cell -> the key's current-limited switch -> contact -> the lock's reservoir -> its load.
+"""One opening: key cell -> the key's current-limited switch -> contact -> the lock's rail, and
+the lock's reservoir behind a charger and an ideal diode.
 
-The key is inserted with the reservoir empty. The key closes a current-limited switch (a load
-switch's soft-start limit, `lock.limit_A`) between its cell and the contact, so the in-rush that
-charges the reservoir is a constant `limit_A` instead of a 0.3 A spike. The lock's
-microcontroller is held in reset until the reservoir passes `brownout_V + hysteresis_V`, then runs
-its load profile (`load_phases`: boot, the frame exchange and its crypto, wait until the reservoir
-holds what this cell cannot give the motor, motor, flash writes). If the reservoir falls below
-`brownout_V` while running, the lock resets and the opening fails.
+The key is inserted with the lock empty. The key closes a current-limited switch (a load
+switch's soft-start limit, `lock.limit_A`) between its cell and the contact, lowering the limit
+so its own supply stays at `key_hold_V` (input-voltage regulation): the in-rush is at most
+`limit_A` instead of a 0.3 A spike. It charges only the lock's small MCU rail (`mcu_rail_F`);
+the MCU is held in reset until the rail passes `brownout_V + hysteresis_V`, then runs its load
+profile (`load_phases`: boot, the frame exchange and its crypto, wait, motor, flash writes) and
+resets if the rail falls below `brownout_V`.
+
+The reservoir (`reservoir_F`) is charged by the lock from boot until the motor, only as far as
+this cell needs (`_ready_V`, from the sag the lock measures): a fresh cell at room temperature
+feeds the motor through the switch directly and the reservoir stays empty; a weak or cold one
+gets it charged first (the wait phase) and, when the motor pulls the rail down to it, the diode
+joins the two. Whatever is left in rail and reservoir when the key is pulled is lost: that dead
+charge is what made the old 10 mF-on-the-rail design cost ~100 mJ an opening.
 
 The key's own microcontroller sits on the same cell, before the switch:
     V_key = OCV - V_polarisation - R0 * (I_key + I_contact)
@@ -16,12 +24,14 @@ the transaction ends the key opens its switch, so nothing flows after the last p
 Circuit, with E' = OCV - V_pol - R0 * I_key the cell seen through the key's own load and
 R_s = R0 + R_contact + R_switch:
     I_in = min(I_limit, (E' - Vc) / R_s),   C dVc/dt = I_in - I_lock
-solved exactly per step for piecewise-constant loads (a linear ramp while limited, an exponential
-while not, switching at most once per step), so the step size only sets the time resolution of the
-trace, not stability. The same exact solution integrates I_in, I_in^2 and Vc over the step, which
-is what the energy breakdown is made of: every joule the cell's chemistry gives (OCV * charge) is
-either still in the reservoir, lost in R0, the polarisation, the contact or the switch, or used by
-the motor, the lock's electronics or the key's own.
+with C the rail (or rail + reservoir while the diode conducts) and I_lock the MCU, the motor and
+the charger, solved exactly per step for piecewise-constant loads (a linear ramp while limited,
+an exponential while not, switching at most once per step), so the step size only sets the time
+resolution of the trace, not stability. The same exact solution integrates I_in, I_in^2 and Vc
+over the step, which is what the energy breakdown is made of: every joule the cell's chemistry
+gives (OCV * charge) is either still in the rail or the reservoir, lost in R0, the polarisation,
+the contact, the key's switch or the reservoir's charger and diode, or used by the motor, the
+lock's electronics or the key's own.
 
 `Insertion` is the same kernel one step sequence at a time (the emulator's API: charge, one `run`
 per frame exchange, a `copy` to try the motor); `simulate_opening` runs whole openings,
