@@ -403,10 +403,10 @@ class OpeningResult:
     """
 
     time_s: np.ndarray  # (n,)
-    supply_V: np.ndarray  # (n, *shape): the reservoir, i.e. the lock's supply
+    supply_V: np.ndarray  # (n, *shape): the lock's rail, i.e. its MCU's and motor's supply
     key_supply_V: np.ndarray  # (n, *shape): the key's own supply, the cell's terminal
     battery_current_A: np.ndarray  # (n, *shape): mean over each step
-    booted: np.ndarray  # bool: the reservoir reached brown-out + hysteresis within max_charge_s
+    booted: np.ndarray  # bool: the rail reached brown-out + hysteresis within max_charge_s
     boot_time_s: np.ndarray  # NaN if never booted
     browned_out: np.ndarray  # bool: the lock reset while running, never booted, or the key reset
     reset_time_s: np.ndarray  # NaN if the lock did not reset while running (or the key reset first)
