@@ -234,13 +234,6 @@ class LockParams(Validated):
         if self.ready_max_V <= self.brownout_V + self.hysteresis_V:
             raise ValueError("LockParams: ready_max_V must be above the boot level brownout_V + hysteresis_V")
 
-    @property
-    def phases(self):
-        """The phases of a typical granted opening (`power.load_phases` of the default load)."""
-        from .power import load_phases  # power imports params: resolved at call time
-
-        return load_phases(lock=self)
-
 
 DEFAULT_LOCK = LockParams()
 

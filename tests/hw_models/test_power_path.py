@@ -108,7 +108,7 @@ def _independent_solver(r, soc, temperature_C, ready_V, lock=LOCK, dt_s=1e-5):
     """Explicit Euler at 1/100 of the model's step on the same circuit, phases taken from the
     result's phase start times and the reservoir's target from the lock: charge and energy parts,
     integrated term by term (the diode as a merged node while the rail sits at the reservoir)."""
-    phases = lock.phases
+    phases = power.load_phases(lock=lock)
     starts = list(r.phase_start_s) + [float(r.time_s[-1]) + 1e-3]
     motor_start = starts[[p.name for p in phases].index("motor")]
     ocv, r0 = float(bat.ocv_V(soc, CR2032)), float(bat.r0_ohm(soc, temperature_C, CR2032))
@@ -223,7 +223,7 @@ def test_load_phases_follow_the_transaction():
 
 def _run_insertion(ins, lock=LOCK):
     out = ins.charge()
-    for phase in lock.phases:
+    for phase in power.load_phases(lock=lock):
         if out is not None:
             break
         out = ins.run(phase.name, phase.duration_s, phase.current_A, until_V="ready" if phase.name == "wait" else None)
