@@ -255,42 +255,80 @@ class LoadPhase:
 
 @dataclass(frozen=True)
 class LockParams(Validated):
-    """The passive lock as seen from the key's battery: contact, reservoir capacitor, load, brown-out.
+    """The power path of one opening as seen from the key's cell: the key's switch, contact,
+    the lock's reservoir, its load and both brown-outs.
 
-    The lock boots when its reservoir exceeds `brownout_V + hysteresis_V` and resets when it falls
-    below `brownout_V`. The key's own electronics draw `key_active_current_A` from the same cell.
+    The key feeds the lock through a current-limited switch (`limit_A`). The lock boots when its
+    reservoir exceeds `brownout_V + hysteresis_V` and resets when it falls below `brownout_V`; the
+    key's own electronics draw `key_active_current_A` from the same cell and reset below
+    `key_brownout_V`. The lock's phases come from the transaction run (`power.load_phases`) with
+    the per-item costs below.
     """
 
     contact_ohm: float = param(0.5, 0.0, 5.0, "ohm")
-    # A low-ESR 10 mF reservoir (small EDLC) carries the motor pulse, the cell only refills it:
-    # a coin cell at 50 ohm could not supply 80 mA directly (derived, tunable).
-    reservoir_F: float = param(10e-3, 1e-6, 1.0, "F")
+    # The key's switch: a primary-cell PMIC's load switch with its soft-start / over-current limit
+    # at its highest setting (Nordic nPM2100 LDOSW as a load switch: 40-110 mA; 25-150 mA as an
+    # LDO), so a fresh cell feeds the 80 mA motor directly and the reservoir stays empty. That is
+    # beyond the 15 and 30 mA peaks TI SWRA349 tested on CR2032s (30 mA cost ~9 % capacity vs 15),
+    # and a third of the 295 mA unlimited in-rush.
+    limit_A: float = param(110e-3, 1e-3, 10.0, "A")
+    switch_ohm: float = param(0.5, 0.0, 10.0, "ohm")  # on-resistance, sub-ohm class (derived)
+    # The lock's MCU rail: a small ceramic on the contact, all the key charges before the boot.
+    mcu_rail_F: float = param(220e-6, 1e-7, 1.0, "F")
+    # Sized from the motor pulse, `power.reservoir_for_motor_F`: the motor's 80 mA x 40 ms with
+    # the weak or cold cell giving next to nothing, over the 0.55 V from `ready_max_V` down to the
+    # brown-out + margin: 5.8 mF. It sits behind the lock's charger and an ideal diode, charged
+    # only as far as this cell needs (`power._ready_V`): empty for a fresh cell at room
+    # temperature. (10 mF on the rail, charged to ~2.6 V, left 26 mC, 86 % of an opening, behind.)
+    reservoir_F: float = param(5.8e-3, 1e-6, 1.0, "F")
     # STM32L0 / nRF52 POF class brown-out at 2.0 V; hysteresis in TI's 18-38 mV range.
     brownout_V: float = param(2.0, 1.6, 3.0, "V")
     hysteresis_V: float = param(0.03, 0.0, 0.2, "V")
     reset_current_A: float = param(20e-6, 0.0, 1e-3, "A")
     key_active_current_A: float = param(2e-3, 0.0, 0.05, "A")
-    # Boot, authenticate (one-wire session ~40 ms plus crypto), idle until the reservoir is ready
-    # for the motor (at most 1 s), the motor at 80 mA x 40 ms (~8 mJ, inside the derived 3-45 mJ),
-    # then the audit-trail write. Waiting for the reservoir is what lets a 20 % key open at room
-    # temperature; a cold weak cell never reaches `until_V`, fires at the time-out and resets.
-    phases: tuple = (
-        LoadPhase("boot", 0.010, 3e-3),
-        LoadPhase("compute", 0.080, 6e-3),
-        LoadPhase("wait", 1.0, 0.5e-3, until_V=2.6),
-        LoadPhase("motor", 0.040, 80e-3),
-        LoadPhase("audit", 0.030, 4e-3),
-    )
+    # The key's microcontroller: nRF52832 supply minimum 1.7 V (Nordic product specification).
+    key_brownout_V: float = param(1.7, 0.0, 3.0, "V")  # 0: the key is not checked (the old model)
+    # The key's switch holds the key's own supply at this level by passing less current (input
+    # voltage regulation, as in chargers' VIN-DPM, e.g. TI bq24072): 0.1 V above the key's
+    # brown-out. 0 disables it (a plain current limit).
+    key_hold_V: float = param(1.8, 0.0, 3.6, "V")
+    # The lock's MCU: TI CC2340R2 running from flash at 48 MHz, 4.1 mA with its GLDO (2.6 mA with
+    # DC/DC; datasheet SWRS282). Boot: a 10 ms start-up at 3 mA (derived).
+    mcu_active_current_A: float = param(4.1e-3, 0.0, 0.1, "A")
+    boot_s: float = param(0.010, 1e-4, 1.0, "s")
+    boot_current_A: float = param(3e-3, 0.0, 0.1, "A")
+    idle_current_A: float = param(0.5e-3, 0.0, 0.1, "A")
+    # One SHA-256 compression (64-byte block) in software: ~3,400 cycles on a Cortex-M at 48 MHz
+    # (derived from published Cortex-M SHA-256 cycle counts, 40-60 cycles/byte).
+    sha256_compression_s: float = param(70e-6, 1e-7, 1e-2, "s")
+    # Flash: 43 us to write one 32-bit word (Nordic nRF5340 product specification, NVMC tWRITE);
+    # the CPU is halted meanwhile, drawing about its active current.
+    flash_word_write_s: float = param(43e-6, 1e-7, 1e-2, "s")
+    # The motor at 80 mA x 40 ms (~8 mJ, inside the derived 3-45 mJ).
+    motor_current_A: float = param(80e-3, 0.0, 1.0, "A")
+    motor_s: float = param(0.040, 1e-3, 1.0, "s")
+    # Before the motor the lock waits, idling, until its reservoir holds what this cell cannot give
+    # the motor (`power._ready_V`, from the sag it measured), at most `ready_max_V`, at most
+    # `max_wait_s`; a cold weak cell never gets there, fires at the time-out and resets.
+    ready_max_V: float = param(2.6, 1.6, 3.6, "V")
+    ready_margin_V: float = param(0.05, 0.0, 1.0, "V")
+    charger_dropout_V: float = param(0.05, 0.0, 1.0, "V")  # the reservoir charger's switch (derived)
+    # As long as the old design let the reservoir charge (3 s): a weak cell charges slowly through
+    # the key's regulated switch (measured: 1 s loses openings below ~24 % at 20 degC, 3 s ~19 %).
+    max_wait_s: float = param(3.0, 1e-3, 10.0, "s")
     max_charge_s: float = param(3.0, 0.01, 60.0, "s")
     citation: str = (
-        "hw_parameters.md: STM32L0/nRF52 brown-out levels, TI hysteresis 18-38 mV, nRF52 currents, "
-        "motor pulse 3-45 mJ and contact resistance 0.05-1 ohm (derived); reservoir size derived."
+        "hw_parameters.md: STM32L0/nRF52 brown-out levels, nRF52832 1.7 V supply minimum, TI hysteresis "
+        "18-38 mV, motor pulse 3-45 mJ and contact resistance 0.05-1 ohm (derived); TI SWRA349 (15 and "
+        "30 mA CR2032 peaks) and Nordic nPM2100 LDOSW soft-start limits 40-110 mA (switch limit); TI CC2340R2 "
+        "datasheet SWRS282 (MCU 4.1 mA from flash, GLDO); Nordic nRF5340 PS (flash tWRITE 43 us); "
+        "SHA-256 cycle count and reservoir size derived (power.reservoir_for_motor_F)."
     )
 
     def __post_init__(self):
         super().__post_init__()
-        if not self.phases or not all(isinstance(p, LoadPhase) for p in self.phases):
-            raise ValueError("LockParams.phases must be a non-empty tuple of LoadPhase")
+        if self.ready_max_V <= self.brownout_V + self.hysteresis_V:
+            raise ValueError("LockParams: ready_max_V must be above the boot level brownout_V + hysteresis_V")
 
 
 DEFAULT_LOCK = LockParams()
@@ -524,8 +562,10 @@ class KeyLoadParams(Validated):
     sleep_current_A: float = param(2e-6, 0.0, 1e-3, "A")
     # BLE advertising at a 1 s interval with DC/DC, average (secondary: ~10 uA).
     advertising_current_A: float = param(10e-6, 0.0, 1e-3, "A")
-    # Charge one opening takes: simulate_opening for a fresh CR2032 at 20 degC gives ~0.031 C.
-    opening_charge_C: float = param(0.031, 0.0, 10.0, "C")
+    # Charge one opening takes: simulate_opening for a fresh CR2032 at 20 degC gives 4.3 mC
+    # (issue 14's power path; 31 mC before). Weak or cold cells take more (the lock charges its
+    # reservoir for them): ~13-20 mC at 50 % and 20 degC, see `keylock bench energy`.
+    opening_charge_C: float = param(0.0043, 0.0, 10.0, "C")
     # A key left in a lock keeps the lock powered: MCU idle waiting for the key to leave, the
     # one-wire pull-up and the motor driver's quiescent current (derived, tunable).
     lock_idle_current_A: float = param(150e-6, 0.0, 0.05, "A")

@@ -79,7 +79,7 @@ def plot_power(path, battery=CR2032, cases=((1.0, 20.0), (0.2, -20.0)), lock=DEF
         motor = r.phase_names.index("motor")
         start = r.phase_start_s[motor]
         if np.isfinite(start):
-            ax.axvspan(start, start + lock.phases[motor].duration_s, color=color, alpha=0.2)
+            ax.axvspan(start, start + lock.motor_s, color=color, alpha=0.2)
             ax.annotate("motor", (start, 2.75 + 0.12 * i), color=color, ha="right")
     ax.axhline(lock.brownout_V, color="k", ls="--", lw=1)
     ax.text(0.01, lock.brownout_V - 0.03, f"brown-out {lock.brownout_V:g} V (release +{lock.hysteresis_V * 1e3:.0f} mV)", va="top")

@@ -8,6 +8,7 @@ Add --json for one JSON object on stdout.
 """
 
 import json
+import math
 
 from ...protocol.codes import LOW_BATTERY_SOC
 from ..errors import UsageError
@@ -54,6 +55,7 @@ def _opening(args, hw):
     hw.params.check_range("--soc", args.soc, 0.0, 1.0)
     r = hw.power.simulate_opening(battery, args.soc, args.temperature_C, contact_ohm=args.contact_ohm)
     lock = hw.DEFAULT_LOCK
+    breakdown_mJ = {name: _rounded(e_J * 1e3, 3) for name, e_J in r.energy_breakdown_J.items()}
     result = {
         "battery": battery.name,
         "soc": args.soc,
@@ -61,25 +63,35 @@ def _opening(args, hw):
         "booted": bool(r.booted),
         "browned_out": bool(r.browned_out),
         "reset_phase": r.reset_phase[()] or None,
-        "reset_time_s": None if not r.reset_phase[()] else _rounded(r.reset_time_s, 4),
+        "reset_time_s": None if math.isnan(r.reset_time_s) else _rounded(r.reset_time_s, 4),
+        "key_reset": bool(r.key_reset),
+        "key_reset_time_s": None if not r.key_reset else _rounded(r.key_reset_time_s, 4),
         "opened": bool(r.completed),
-        "min_supply_V": _rounded(r.min_supply_V, 3),
+        "min_supply_V": None if math.isnan(r.min_supply_V) else _rounded(r.min_supply_V, 3),
         "brownout_V": lock.brownout_V,
+        "min_key_supply_V": _rounded(r.min_key_supply_V, 3),
+        "key_brownout_V": lock.key_brownout_V,
+        "peak_battery_current_mA": _rounded(float(r.battery_current_A.max()) * 1e3, 2),
         "energy_J": _rounded(r.energy_J, 5),
         "charge_C": _rounded(r.charge_C, 5),
+        "energy_breakdown_mJ": breakdown_mJ,
         "duration_s": _rounded(r.time_s[-1], 3),
     }
-    if not r.booted:
+    if r.key_reset:
+        verdict = f"the key resets (its supply below {lock.key_brownout_V:g} V) in the {result['reset_phase']} phase at {result['key_reset_time_s']:.3f} s"
+    elif not r.booted:
         verdict = "never boots: the reservoir does not reach the brown-out release level"
     elif r.completed:
         verdict = f"opens; lowest supply {result['min_supply_V']:.2f} V (brown-out {lock.brownout_V:g} V)"
     else:
         verdict = f"boots, then browns out in the {result['reset_phase']} phase at {result['reset_time_s']:.2f} s"
-    text = (
-        f"{battery.name} at {args.soc:.0%}, {args.temperature_C:g} °C: {verdict}\n"
-        f"energy from the cell {result['energy_J'] * 1e3:.1f} mJ ({result['charge_C'] * 1e3:.1f} mC)"
-    )
-    return result, text
+    lines = [
+        f"{battery.name} at {args.soc:.0%}, {args.temperature_C:g} °C: {verdict}",
+        f"energy from the cell {result['energy_J'] * 1e3:.1f} mJ ({result['charge_C'] * 1e3:.1f} mC), "
+        f"peak {result['peak_battery_current_mA']:.0f} mA, key supply at least {result['min_key_supply_V']:.2f} V:",
+    ]
+    lines += [f"  {name:<18} {e_mJ:7.2f} mJ" for name, e_mJ in breakdown_mJ.items()]
+    return result, "\n".join(lines)
 
 
 def _life(args, hw):

@@ -33,13 +33,16 @@ def test_physics_opening_cold_weak_key(capsys):
     assert r["browned_out"] is True and r["booted"] is True and r["reset_phase"] == "motor"
     assert r["min_supply_V"] < r["brownout_V"]
     assert 0 < r["energy_J"] < 1
+    assert r["key_reset"] is False and r["min_key_supply_V"] >= r["key_brownout_V"]
+    assert sum(r["energy_breakdown_mJ"].values()) == pytest.approx(r["energy_J"] * 1e3, rel=0.005)
 
 
 def test_physics_opening_human_output(capsys):
     assert main(["physics", "opening"]) == 0
     out = capsys.readouterr().out
     assert "CR2032 at 100%, 20 °C: opens" in out and "mJ" in out
-    assert len(out.splitlines()) <= 3
+    # the verdict, the total, and one line per energy part (issue 14)
+    assert len(out.splitlines()) == 2 + 9 and "reservoir_left" in out
 
 
 def test_physics_life(capsys):

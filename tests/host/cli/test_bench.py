@@ -6,7 +6,18 @@ from keylock.host.cli import main
 def test_bench_lists_every_registered_benchmark(capsys):
     assert main(["bench"]) == 0
     names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
-    assert names == ["credential_signature", "fleet", "fuzz_apps", "handshake", "memory", "opening", "powercut", "receive", "site_30_days"]
+    assert names == [
+        "credential_signature",
+        "energy",
+        "fleet",
+        "fuzz_apps",
+        "handshake",
+        "memory",
+        "opening",
+        "powercut",
+        "receive",
+        "site_30_days",
+    ]
 
 
 def test_an_unknown_benchmark_is_bad_input_that_names_the_real_ones(capsys):
@@ -14,7 +25,7 @@ def test_an_unknown_benchmark_is_bad_input_that_names_the_real_ones(capsys):
     err = capsys.readouterr().err
     assert (
         err
-        == "keylock: no benchmark 'handshak'; there are: credential_signature, fleet, fuzz_apps, handshake, memory, opening, powercut, receive, site_30_days\n"
+        == "keylock: no benchmark 'handshak'; there are: credential_signature, energy, fleet, fuzz_apps, handshake, memory, opening, powercut, receive, site_30_days\n"
     )
 
 
