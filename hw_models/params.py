@@ -304,6 +304,9 @@ class LockParams(Validated):
     # Flash: 43 us to write one 32-bit word (Nordic nRF5340 product specification, NVMC tWRITE);
     # the CPU is halted meanwhile, drawing about its active current.
     flash_word_write_s: float = param(43e-6, 1e-7, 1e-2, "s")
+    # Erasing one 4 KB page: 87.5 ms (nRF5340 product specification, NVMC tERASEPAGE), the CPU
+    # halted likewise. The firmware's store erases a sector when it compacts a log.
+    flash_page_erase_s: float = param(87.5e-3, 1e-5, 1.0, "s")
     # The motor at 80 mA x 40 ms (~8 mJ, inside the derived 3-45 mJ).
     motor_current_A: float = param(80e-3, 0.0, 1.0, "A")
     motor_s: float = param(0.040, 1e-3, 1.0, "s")

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ...firmware import signed as fw_signed
-from ...hw_models import DEFAULT_THERMAL, battery, battery_by_name, drain, power, retention, thermal
+from ...hw_models import DEFAULT_LOCK, DEFAULT_THERMAL, battery, battery_by_name, drain, power, retention, thermal
 from ...hw_models.params import BatteryParams
 from ...protocol.codes import Denial, ErrorCode, MsgType, Outcome, Role
 from ...protocol.frame import decode_frame, encode_frame
@@ -66,17 +66,39 @@ class Opening:
     duration_s: float = 0.0  # how long the lock needed, from insertion to the end of its work
 
 
-def _opening_charge(physics, motor_ran):
-    """(charge [C], energy [J]) the key's cell gave for an opening: all of it, or what was
-    drawn before the motor phase began when the motor never ran."""
-    charge_C, energy_J = float(physics.charge_C), float(physics.energy_J)
-    start_s = float(physics.phase_start_s[physics.phase_names.index("motor")])
-    if motor_ran or not np.isfinite(start_s) or charge_C <= 0:
-        return charge_C, energy_J
-    before = physics.time_s < start_s
-    drawn_C = float(np.sum(physics.battery_current_A[before][:-1] * np.diff(physics.time_s[before]))) if before.sum() > 1 else 0.0
-    drawn_C = min(max(drawn_C, 0.0), charge_C)
-    return drawn_C, energy_J * drawn_C / charge_C
+def _hmac_compressions(n_bytes):
+    """SHA-256 compressions of one HMAC over `n_bytes`: the padded key block and the message
+    with its padding (inner), the padded key block and the inner digest (outer)."""
+    return 1 + (n_bytes + 9 + 63) // 64 + 2 if n_bytes else 0
+
+
+def _exchange_s(received, sent):
+    """The lock's time for one frame in or out: its wire time at the link's baud and the
+    HMAC it checks or seals over the frame (a handshake frame's KDF is of the same order)."""
+    n = len(received) + len(sent)
+    return (
+        power.wire_time_s(n, LINK_BAUD)
+        + (_hmac_compressions(len(received)) + _hmac_compressions(len(sent))) * DEFAULT_LOCK.sha256_compression_s
+    )
+
+
+def _flash_s(work, lock):
+    """The lock's time for its flash work in one call: [bytes programmed, sectors erased]."""
+    programmed, erased = work
+    return (programmed + 3) // 4 * lock.flash_word_write_s + erased * lock.flash_page_erase_s
+
+
+def _decide(path):
+    """Run what a granting lock does after it checked the credential, on `path` (a copy): the
+    wait for the reservoir this cell needs, the motor pulse and the audit write. None when it all held,
+    else why it ended ("lock_reset" or "key_reset"); `path.phase` says where."""
+    lock = path.lock
+    ended = path.run("wait", lock.max_wait_s, lock.idle_current_A, until_V="ready")
+    if ended is None:
+        ended = path.run("motor", lock.motor_s, lock.motor_current_A)
+    if ended is None:
+        ended = path.run("audit", _flash_s((64, 0), lock), lock.mcu_active_current_A)
+    return ended
 
 
 class EmulatedSite:
@@ -270,19 +292,23 @@ class EmulatedSite:
         return result
 
     def insert(self, key, lock, hold_s=None) -> Opening:
+        """Insert the key and run the transaction, its physics step by step with it: the
+        in-rush until the lock boots, each frame exchange (its wire time, the lock's crypto
+        and flash work), and at the lock's decision the wait for its reservoir, the motor and
+        the audit write, tried on a copy and kept only if the lock fires the motor. A brown-out
+        of the lock ends the lock's part there; one of the key (its own supply below its
+        brown-out) restarts the key and loses the transaction: `key_reset`."""
         k = self.keys[key]
         k.in_lock = lock
         self._sync(key)
         self.devices.boot(lock)  # the lock is passive: every insertion powers it up afresh
         self._sync(lock)
-        physics = power.simulate_opening(k.battery, k.soc, self._cell_C(k))
-        needs_s = float(physics.time_s[-1])
-        pulled = hold_s is not None and hold_s < needs_s
-        phase = physics.reset_phase if physics.browned_out else None
-        self.devices.set(lock, cut_at_motor=bool(phase == "motor"))
+        path = power.Insertion(k.battery, k.soc, self._cell_C(k))
+        ended = path.charge()  # None: the lock booted; "lock_reset": it never did
         wire = 0
-        lock_alive = phase not in ("charging", "boot")
-        raw = self.devices.call(key, "begin")
+        lock_alive = ended is None
+        pulled = False
+        raw = None if ended == power.KEY_RESET else self.devices.call(key, "begin")
         while raw is not None:
             wire += len(raw)
             self.now_s += len(raw) * BITS_PER_BYTE / LINK_BAUD + COMPUTE_ALLOWANCE_S + self.relay_delay_s
@@ -290,27 +316,65 @@ class EmulatedSite:
             # The lock's tick counter is virtual time (wire time, relay delay), never host
             # wall time: a slow runtime cannot cause a false timeout.
             self.devices.set(lock, ticks=int(self.now_s * 1000) & TICKS_MASK)
-            if lock_alive and raw[3] & 0x7F == CREDENTIAL_TYPE and (pulled or phase in ("compute", "wait")):
-                lock_alive = False  # the lock lost power before it could decide
             if lock_alive:
-                try:
-                    reply = self.devices.call(lock, "on_key_frame", raw)
-                except PowerCut:
-                    lock_alive = False
-            if reply is None:
-                self.devices.call(key, "link_lost")
+                ended = path.run("receive", _exchange_s(raw, b""), path.lock.mcu_active_current_A)
+                lock_alive = ended is None
+            if lock_alive:
+                decision = None
+                if raw[3] & 0x7F == CREDENTIAL_TYPE:  # the lock decides on this frame
+                    decision = path.copy()
+                    ended = _decide(decision)
+                    pulled = hold_s is not None and decision.elapsed_s > hold_s
+                    if pulled or (ended is not None and decision.phase[()] != "motor"):
+                        lock_alive = False  # it lost power before it could decide
+                        path = decision if not pulled else path
+                    self.devices.set(lock, cut_at_motor=ended is not None)
+                if lock_alive:
+                    flash_before = self.devices.flash_work(lock)
+                    motors_before = self._motor_pulses(lock) if decision is not None else 0
+                    try:
+                        reply = self.devices.call(lock, "on_key_frame", raw)
+                    except PowerCut:
+                        lock_alive = False
+                    if decision is not None and (not lock_alive or self._motor_pulses(lock) > motors_before):
+                        path = decision  # the motor ran (to its end, or to the brown-out), then the audit write
+                        ended = path.outcome[()]
+                        flash_s = 0.0
+                    else:
+                        flash = [b - a for a, b in zip(flash_before, self.devices.flash_work(lock), strict=True)]
+                        flash_s = _flash_s(flash, path.lock)
+                    if ended is None:
+                        ended = path.run("reply", _exchange_s(b"", reply or b"") + flash_s, path.lock.mcu_active_current_A)
+                    if ended is not None:
+                        lock_alive = False
+                        reply = None  # its answer never made it out
+            if ended == power.KEY_RESET or reply is None:
                 break
             wire += len(reply)
             self.now_s += len(reply) * BITS_PER_BYTE / LINK_BAUD + COMPUTE_ALLOWANCE_S + self.relay_delay_s
             raw = self.devices.call(key, "on_lock_frame", reply)
-        got = self.devices.outcome(key)
-        if got is None:
-            got = (Outcome.DENIED, Denial.KEY_REMOVED if pulled else Denial.LOW_BATTERY)
-        # A lock that decided to deny never fired its motor: the cell paid only up to there.
-        motor_ran = got[0] == Outcome.GRANTED or got[1] in (Denial.LOW_BATTERY, Denial.KEY_REMOVED)
-        charge_C, energy_J = _opening_charge(physics, motor_ran)
+        if ended == power.KEY_RESET:
+            # The key's microcontroller restarted: its RAM and the transaction are gone, its
+            # flash and its backup domain (the clock) are not; the lock lost its supply with it.
+            self.devices.boot(key)
+            self._sync(key)
+            self.devices.boot(lock)
+            got = (Outcome.DENIED, Denial.KEY_RESET)
+        else:
+            if raw is not None:
+                self.devices.call(key, "link_lost")
+            got = self.devices.outcome(key)
+            if got is None:
+                got = (Outcome.DENIED, Denial.KEY_REMOVED if pulled else Denial.LOW_BATTERY)
+        charge_C, energy_J = float(path.charge_C), float(path.energy_J)
         k.soc = float(drain.drain(k.soc, 0.0, k.battery, self._cell_C(k), openings=1, opening_charge_C=charge_C))
-        return Opening(Outcome(got[0]), Denial(got[1]), energy_J, float(physics.min_supply_V), wire, needs_s)
+        min_supply_V = float(path.min_supply_V)
+        return Opening(
+            Outcome(got[0]), Denial(got[1]), energy_J, min_supply_V if np.isfinite(min_supply_V) else 0.0, wire, float(path.elapsed_s)
+        )
+
+    def _motor_pulses(self, lock):
+        return sum(1 for what, _detail in self.devices.get(lock, "outputs") if what == "motor")
 
     def remove(self, key):
         self.keys[key].in_lock = None

@@ -11,7 +11,7 @@ import pytest
 
 from keylock.benchmarks.fleet import reference_loop
 from keylock.hw_models import drain, fleet, power
-from keylock.hw_models.params import CR2032, DEFAULT_KEY_LOAD, DEFAULT_LOCK, DEFAULT_SITE, LoadPhase, LockParams, SiteParams
+from keylock.hw_models.params import CR2032, DEFAULT_KEY_LOAD, DEFAULT_LOCK, DEFAULT_SITE, LockParams, SiteParams
 from keylock.protocol.codes import LOW_BATTERY_SOC
 
 # Heavy users with weak cells through a cold spell: many keys fail within weeks.
@@ -70,13 +70,25 @@ def test_charge_per_opening_is_the_physics_at_the_key_state(table, soc, temperat
     day = table.on_days(np.array([temperature_C]))[0]
     r = power.simulate_opening(CR2032, soc, temperature_C, DEFAULT_LOCK)
     assert bool(day.opens(soc)) == bool(r.completed)
-    charge = day.ok_charge(soc) if r.completed else day.fail_charge(soc)
-    assert float(charge) == pytest.approx(float(r.charge_C), rel=1e-2)
+    if r.completed:
+        assert float(day.ok_charge(soc)) == pytest.approx(float(r.charge_C), rel=1e-2)
+    else:
+        assert_within_neighbours(day.fail_charge(soc), soc, temperature_C)
+
+
+def assert_within_neighbours(charge_C, soc, temperature_C, width=0.02):
+    """A failed opening's charge changes by steps where the failure moves from phase to phase
+    (never booting, resetting in boot, in compute, under the motor): the table, interpolated,
+    must lie within what the physics gives a failed opening within `width` of this charge."""
+    near = np.linspace(max(soc - width, 0.0), soc + width, 41)
+    r = power.simulate_opening(CR2032, near, temperature_C, DEFAULT_LOCK)
+    failed = r.charge_C[~r.completed]
+    assert failed.min() * 0.99 <= float(charge_C) <= failed.max() * 1.01
 
 
 def test_the_table_follows_the_physics_across_the_whole_charge_range(table):
-    """Completed openings within 1 %; a failed one jumps in charge where it stops resetting before
-    boot and starts resetting under the motor, and the table smears that jump over < 0.02 of charge."""
+    """Completed openings within 1 %; a failed one steps in charge where its failure moves from
+    phase to phase, and the table stays within the physics' neighbouring values there."""
     soc = np.linspace(0.0, 1.0, 401)[:, None]
     temperature_C = np.array([-12.1, -1.7])
     r = power.simulate_opening(CR2032, soc, temperature_C, DEFAULT_LOCK)
@@ -87,8 +99,17 @@ def test_the_table_follows_the_physics_across_the_whole_charge_range(table):
         np.testing.assert_array_equal(opens, r.completed[:, j])
         err = np.abs(np.where(opens, d.ok_charge(s), d.fail_charge(s)) / r.charge_C[:, j] - 1.0)
         assert err[opens].max() < 1e-2
-        off = s[~opens][err[~opens] > 1e-2]
-        assert off.size == 0 or off.max() - off.min() < 0.02, off
+        # a failed opening's charge steps where its failure moves from phase to phase: the table
+        # is exact (1 %) away from the steps, and within the neighbouring physics at them
+        failed = r.charge_C[~opens, j]
+        for k in np.flatnonzero(~opens):
+            lo, hi = max(k - 8, 0), k + 9  # +-0.02 of charge on this 401-point grid
+            window = r.charge_C[lo:hi, j][~opens[lo:hi]]
+            got = d.fail_charge(s[k])
+            assert window.min() * 0.99 <= got <= window.max() * 1.01, (s[k], got, window)
+        measured = err[~opens][np.isfinite(err[~opens])]  # an empty cell gives no charge at all
+        assert np.mean(measured < 1e-2) > 0.8, "the failed charge is exact away from the steps"
+        assert failed.size > 0
 
 
 def test_a_key_below_the_threshold_fails_every_opening_and_every_retry_costs_the_failed_charge():
@@ -221,10 +242,17 @@ def test_retry_defaults_are_the_stated_holder_behaviour():
 def test_a_lock_that_never_or_always_opens(lock, fails):
     """The table's two ends: no charge opens it (release above the cell's voltage) or even an empty cell does."""
     params = (
-        LockParams(brownout_V=3.0, hysteresis_V=0.2)
+        LockParams(brownout_V=3.0, hysteresis_V=0.2, ready_max_V=3.3)
         if lock == "never"
-        else LockParams(
-            brownout_V=1.6, hysteresis_V=0.0, reservoir_F=1e-4, phases=(LoadPhase("boot", 0.01, 1e-6),), key_active_current_A=0.0
+        else LockParams(  # microamps everywhere, a 1.6 V brown-out, the key unchecked
+            brownout_V=1.6,
+            hysteresis_V=0.0,
+            motor_current_A=1e-6,
+            mcu_active_current_A=1e-6,
+            boot_current_A=1e-6,
+            idle_current_A=1e-6,
+            key_active_current_A=0.0,
+            key_brownout_V=0.0,
         )
     )
     r = fleet.run_site(300, 20, seed=4, lock=params, warn_soc=LOW_BATTERY_SOC)

@@ -34,6 +34,7 @@ def test_reference_values_of_the_new_parameters():
     assert LOCK.key_brownout_V == 1.7  # nRF52832 supply minimum
     assert LOCK.mcu_active_current_A == 4.1e-3  # CC2340R2, flash, 48 MHz, GLDO
     assert LOCK.flash_word_write_s == 43e-6  # nRF5340 tWRITE
+    assert LOCK.flash_page_erase_s == 87.5e-3  # nRF5340 tERASEPAGE (4 KB page)
     # the reservoir is the formula's, not a fixed 10 mF
     assert LOCK.reservoir_F == pytest.approx(power.reservoir_for_motor_F(LOCK), rel=0.01)
 
