@@ -6,13 +6,23 @@ raises `ValueError` naming the range. Figures and sources: shared/reference/hw_p
 
 What the emulator calls
 -----------------------
-One opening (key inserted in a lock)::
+One opening (key inserted in a lock), whole and vectorised::
 
-    r = power.simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3)
+    r = power.simulate_opening(battery, soc, temperature_C, lock=DEFAULT_LOCK, dt_s=1e-3, load=None)
     r.completed, r.browned_out, r.reset_phase        # did it open; if not, "charging" | "boot" |
                                                      # "compute" | "wait" | "motor" | "audit"
-    r.min_supply_V, r.time_s, r.supply_V             # the lock's supply
-    r.charge_C, r.energy_J                           # what to debit from the key's cell
+    r.key_reset, r.key_reset_time_s                  # the key's own supply under its 1.7 V brown-out
+    r.min_supply_V, r.min_key_supply_V, r.supply_V   # the lock's rail, the key's own supply
+    r.charge_C, r.energy_J, r.breakdown_J            # what to debit, and where every joule went
+
+`load` is a `power.TransactionLoad` (wire bytes, SHA-256 compressions, flash bytes, motor). The
+emulator runs the same circuit step by step with its transaction::
+
+    path = power.Insertion(battery, soc, temperature_C)
+    path.charge()                                    # in-rush until the lock boots
+    path.run("receive", seconds, lock.mcu_active_current_A)   # per frame: None | "lock_reset" | "key_reset"
+    trial = path.copy(); trial.run("wait", lock.max_wait_s, lock.idle_current_A, until_V="ready")
+    trial.run("motor", lock.motor_s, lock.motor_current_A)    # kept only if the lock fires its motor
 
 Debit it (and anything else) from the key's state of charge over virtual time::
 
@@ -40,11 +50,13 @@ that swings by `swing_C` around `mean_C`: `battery.self_discharge_per_s_over_day
 swing_C, battery)` (larger than at the mean). Polarisation has two RC pairs (2 s and 600 s):
 keep the state from `initial_polarisation` across openings to see a quick retry's sag.
 
-Heat (node 0 the padlock body, node 1 the keyhole and electronics)::
+Heat (node 0 the padlock body, node 1 the keyhole and electronics, node 2 the steel under a
+flame; parameters from a stated padlock, `ThermalParams.from_padlock`)::
 
     temps_C = thermal.simulate(heat_W, dt_s, ambient_C, params=DEFAULT_THERMAL, initial_C=None)
-    temps_C = thermal.step(temperature_C, heat_W, dt_s, ambient_C, params)   # one step, (..., 2)
+    temps_C = thermal.step(temperature_C, heat_W, dt_s, ambient_C, params)   # one step, (..., N_NODES)
     thermal.heating_response(part, heat_W, heating_s, ambient_C)            # the CLI's question
+    thermal.safe_heating_s(padlock, heat_W, ambient_C)                      # how long a flame may warm it
 
 The lock refuses when `temps_C[..., thermal.ELECTRONICS] > params.limit_C` (85 degC).
 
