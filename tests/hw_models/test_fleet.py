@@ -330,3 +330,17 @@ def test_the_benchmark_refuses_bad_sizes_in_one_line(capsys):
     assert main(["bench", "fleet", "--keys", "20", "--days", "3", "--loop-keys", "5", "--json"]) == 0
     r = json.loads(capsys.readouterr().out)
     assert r["results_agree"] is True and r["sizes"][0]["keys"] == 20 and r["sizes"][0]["peak_rss_MB"] > 0
+
+
+def test_a_site_of_the_three_cited_cr2032_vendors_fails_where_its_cells_do():
+    """Vendors sampled in the fleet (params.VENDORS: Energizer, Panasonic and a budget cell
+    whose R0 rises early, after TI SWRA349's spread between vendors): each key draws a vendor,
+    and the budget cell's keys, which need more charge to open, fail more than the others."""
+    from keylock.hw_models.params import VENDORS
+
+    cells = list(VENDORS.values())
+    r = fleet.run_site(3000, 365, seed=5, cells=cells, warn_soc=LOW_BATTERY_SOC)
+    assert r.cell is not None and set(np.unique(r.cell)) == {0, 1, 2}  # every vendor drawn
+    budget = [c.name for c in cells].index("CR2032-BUDGET")
+    failing = [(r.failures[r.cell == v] > 0).mean() for v in range(len(cells))]
+    assert failing[budget] > max(f for v, f in enumerate(failing) if v != budget)
