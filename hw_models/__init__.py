@@ -13,7 +13,7 @@ One opening (key inserted in a lock), whole and vectorised::
                                                      # "compute" | "wait" | "motor" | "audit"
     r.key_reset, r.key_reset_time_s                  # the key's own supply under its 1.7 V brown-out
     r.min_supply_V, r.min_key_supply_V, r.supply_V   # the lock's rail, the key's own supply
-    r.charge_C, r.energy_J, r.breakdown_J            # what to debit, and where every joule went
+    r.charge_C, r.energy_J, r.energy_breakdown_J     # what to debit, and where every joule went
 
 `load` is a `power.TransactionLoad` (wire bytes, SHA-256 compressions, flash bytes, motor). The
 emulator runs the same circuit step by step with its transaction::
