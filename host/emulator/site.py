@@ -309,6 +309,7 @@ class EmulatedSite:
         lock_alive = ended is None
         pulled = False
         raw = None if ended == power.KEY_RESET else self.devices.call(key, "begin")
+        flash_seen = self.devices.flash_work(lock)  # only the lock's own calls move it
         while raw is not None:
             wire += len(raw)
             self.now_s += len(raw) * BITS_PER_BYTE / LINK_BAUD + COMPUTE_ALLOWANCE_S + self.relay_delay_s
@@ -330,7 +331,6 @@ class EmulatedSite:
                         path = decision if not pulled else path
                     self.devices.set(lock, cut_at_motor=ended is not None)
                 if lock_alive:
-                    flash_before = self.devices.flash_work(lock)
                     motors_before = self._motor_pulses(lock) if decision is not None else 0
                     try:
                         reply = self.devices.call(lock, "on_key_frame", raw)
@@ -339,10 +339,14 @@ class EmulatedSite:
                     if decision is not None and (not lock_alive or self._motor_pulses(lock) > motors_before):
                         path = decision  # the motor ran (to its end, or to the brown-out), then the audit write
                         ended = path.outcome[()]
-                        flash_s = 0.0
-                    else:
-                        flash = [b - a for a, b in zip(flash_before, self.devices.flash_work(lock), strict=True)]
-                        flash_s = _flash_s(flash, path.lock)
+                        flash_s = 0.0  # the trial charged the decision's flash work
+                        if lock_alive:
+                            flash_seen = self.devices.flash_work(lock)
+                    else:  # no motor: the trial's outcome was never lived
+                        flash_now = self.devices.flash_work(lock)
+                        ended = None
+                        flash_s = _flash_s([b - a for a, b in zip(flash_seen, flash_now, strict=True)], path.lock)
+                        flash_seen = flash_now
                     if ended is None:
                         ended = path.run("reply", _exchange_s(b"", reply or b"") + flash_s, path.lock.mcu_active_current_A)
                     if ended is not None:

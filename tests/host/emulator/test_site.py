@@ -71,3 +71,18 @@ def test_a_provisioned_key_takes_its_clock_only_from_the_server_and_keeps_it_run
     site.advance(60)
     assert site._host("K1", MsgType.TIME_REQUEST, {})[1]["unix_s"] == synced + 60  # it runs from there
     site.close()
+
+
+def test_a_lock_that_refuses_answers_even_when_its_motor_would_have_browned_out(tmp_path):
+    # The motor is tried on a copy of the power path at the lock's decision; a lock that denies
+    # never fires it, so a cell too weak for the motor still hears the lock's own reason.
+    site = EmulatedSite("cpython", folder=tmp_path)
+    site.add_lock("L1", group="depot")
+    site.add_key("K1", holder="Holder K1", soc=0.2, temperature_C=-20.0)  # browns out under the motor
+    site.server.grant("K1", groups=["depot"])
+    assert site.validate("K1") is None
+    assert site.open("K1", "L1", hold_s=5.0).reason == Denial.LOW_BATTERY
+    site.set_temperature(90.0, lock="L1", part="keyhole")  # over the electronics' 85 degC
+    result = site.open("K1", "L1", hold_s=5.0)
+    assert (result.outcome, result.reason) == (Outcome.DENIED, Denial.OVER_TEMPERATURE)
+    site.close()
