@@ -59,8 +59,9 @@ RULES: dict[str, tuple[str, ...]] = {
     "host.runtime":  ("host.link", "host.base", *CORE),                         # the MicroPython runner, boards, flashing and checking a board over a link
     "host.emulator": ("host.runtime", "host.scenario", "host.server", "host.link", "host.base", *CORE),  # implements the scenario Engine with the real firmware
     "host.testing":  ("host.emulator", "host.link", "host.runtime", "host.scenario", "host.server", "host.base", *CORE),  # the pytest plugin and fixtures, over everything but the CLI
-    "host.cli":      ("host.testing", "host.emulator", "host.link", "host.runtime", "host.scenario", "host.server", "host.base", *CORE),  # the top; no host layer imports benchmarks: they register as entry points
-    "benchmarks":    (*CORE, "host.base", "host.server", "host.link", "host.scenario", "host.runtime", "host.emulator"),  # not host.cli (`keylock bench` finds them) nor host.testing (pytest's)
+    "host.simulate": ("host.emulator", "host.runtime", "host.scenario", "host.server", "host.link", "host.base", *CORE),  # the site simulation: runs sites on the emulator, writes the operator's reports
+    "host.cli":      ("host.simulate", "host.testing", "host.emulator", "host.link", "host.runtime", "host.scenario", "host.server", "host.base", *CORE),  # the top; no host layer imports benchmarks: they register as entry points
+    "benchmarks":    (*CORE, "host.base", "host.server", "host.link", "host.scenario", "host.runtime", "host.emulator", "host.simulate"),  # not host.cli (`keylock bench` finds them) nor host.testing (pytest's)
 }
 # fmt: on
 

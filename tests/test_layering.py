@@ -67,7 +67,7 @@ def new_problems(root: Path, breach) -> tuple[list[str], list[str]]:
 
 SERVER_ONLY = "host.server may import only base, protocol, firmware, hw_models"
 LINK_ONLY = "host.link may import only server, base, protocol, firmware, hw_models"
-BENCH_ONLY = "benchmarks may import only protocol, firmware, hw_models, host.base, host.server, host.link, host.scenario, host.runtime, host.emulator"
+BENCH_ONLY = "benchmarks may import only protocol, firmware, hw_models, host.base, host.server, host.link, host.scenario, host.runtime, host.emulator, host.simulate"
 
 # (file, text appended, offset of the import line in text, what is imported, the rule broken)
 BREACHES = {
@@ -112,7 +112,7 @@ BREACHES = {
         "from keylock.benchmarks import fleet\n",
         0,
         "keylock.benchmarks.fleet",
-        "host.cli may import only testing, emulator, link, runtime, scenario, server, base, protocol, firmware, hw_models",
+        "host.cli may import only simulate, testing, emulator, link, runtime, scenario, server, base, protocol, firmware, hw_models",
     ),
     "protocol imports hw_models": (
         "protocol/codes.py",

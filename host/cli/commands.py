@@ -23,7 +23,8 @@ from ..errors import KeylockError, UsageError
 # name: (module under keylock.host.cli, one-line help)
 COMMANDS = {
     "decode": ("decode", "decode a frame given in hex (argument or stdin) and print its fields"),
-    "demo": ("demo", "the main job: the scenario library on emulated keys and locks, step by step, and a summary"),
+    "simulate": ("simulate", "the main job: a whole site for months on emulated devices, with the operator's reports"),
+    "demo": ("demo", "the scenario library on emulated keys and locks, step by step, and a summary"),
     "tour": ("tour", "one of every message through construct and the firmware codec, as annotated hex"),
     "scenario": ("scenario", "run scenario files (shared/SCENARIOS.md) on emulated devices"),
     "emulate": ("emulate", "serve an emulated site's devices on a pty, socket:// and keylock:// until interrupted"),

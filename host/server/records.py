@@ -63,6 +63,7 @@ class AuditEvent:
     lock: str | None
     epoch: int = 0  # the lock's provisioning the event belongs to
     count: int = 1  # events it stands for (failed authentications are counted)
+    uploaded_at_s: int | None = None  # when a key's upload brought it to the server (its audit lag: this minus `time`)
 
     @property
     def result(self):

@@ -707,7 +707,7 @@ class AccessServer:
         if key_id is not None:
             where.append("e.key_id = ?")
             params.append(key_id)
-        sql = f"""SELECT e.seq, e.time_s, e.key_id, e.lock_id, e.outcome, e.reason, k.name, l.name, e.epoch, e.count
+        sql = f"""SELECT e.seq, e.time_s, e.key_id, e.lock_id, e.outcome, e.reason, k.name, l.name, e.epoch, e.count, e.uploaded_at_s
                   FROM audit_events e LEFT JOIN keys k ON k.id = e.key_id LEFT JOIN locks l ON l.id = e.lock_id
                   {"WHERE " + " AND ".join(where) if where else ""}
                   ORDER BY e.time_s DESC, e.lock_id DESC, e.epoch DESC, e.seq DESC"""
@@ -771,6 +771,16 @@ class AccessServer:
             (LOW_BATTERY_SOC,),
         )
         return [r[0] for r in rows]
+
+    def battery_levels(self):
+        """Every key's latest battery reading, sorted by name: (key, state of charge 0-1,
+        time_s of the reading); keys never read are left out."""
+        rows = self._conn.execute(
+            """SELECT k.name, b.soc, b.time_s FROM keys k JOIN battery_readings b ON b.id = (
+                   SELECT id FROM battery_readings WHERE key_id = k.id ORDER BY time_s DESC, id DESC LIMIT 1)
+               ORDER BY k.name"""
+        )
+        return [(name, soc, time_s) for name, soc, time_s in rows]
 
     def battery_at_risk(self, horizon_days=AT_RISK_HORIZON_DAYS):
         """Keys above 15 % (so not in battery_report()) whose openings are predicted to fail
