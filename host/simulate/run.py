@@ -24,7 +24,7 @@ from ..server import warning
 from ..server.climate import Climate
 from . import booking, record
 from .model import SiteFile
-from .plan import DAY_S, HOUR_S, LOCK_SAMPLE_EVERY_H, Action, Calendar, Planner, temperature_C
+from .plan import DAY_S, HOUR_S, LOCK_SAMPLE_EVERY_H, RANKS, Action, Calendar, Planner, temperature_C
 
 CONSTANT_20_C = Climate((20.0,) * 12)
 AHEAD_DAYS = 14  # how far a unit's predicted failure is looked for, to book it in time
@@ -60,7 +60,8 @@ class SiteRun:
         self._heap: list[Action] = []
         self._planned_day = -1
         self._n_jobs = 0
-        self._pending_jobs: set[str] = set()
+        self._scheduled: dict[str, record.Job] = {}  # each key's job to come
+        self._job_action: dict[str, float] = {}  # and the action that does it
         self._carried_version = dict.fromkeys(self.own_keys, 0)  # the blocklist each key carries
         self._lock_version = dict.fromkeys(self.own_locks, 0)
         self._left_at: dict[str, tuple[float, str]] = {}
@@ -242,12 +243,18 @@ class SiteRun:
         self._change_battery(a.name, urgent=False)
 
     def _on_job(self, a: Action):
-        self._pending_jobs.discard(a.name)
-        self._change_battery(a.name, urgent=bool(a.value))
+        if self._job_action.get(a.name) != a.value:
+            return  # booked again since, for another time
+        job = self._scheduled.pop(a.name)
+        del self._job_action[a.name]
+        self._change_battery(a.name, urgent=job.urgent)
 
     def _change_battery(self, key, urgent):
+        """A fresh cell; the technician's app tells the server (a reading of 100 %), so the
+        next weekly report does not list the key again."""
         soc_before = self.site.keys[key].soc
         self.site.set_battery(key, 1.0)
+        self.site.server.battery_reading(key, 1.0)
         self.run.jobs_done.append(record.JobDone(self.site.now_s, key, soc_before, urgent))
 
     # --- the weekly battery report (driven by `drive`) -----------------------------------------
@@ -262,7 +269,7 @@ class SiteRun:
         own = set(self.own_keys)
         units, needed_by = [], {}
         for key, soc, _read_s in server.battery_levels():
-            if key not in own or key in self._pending_jobs or soc > spec.service.low_soc:
+            if key not in own or soc > spec.service.low_soc:
                 continue
             entry = spec.key(key)
             climate = self.climate[entry.climate]
@@ -277,19 +284,22 @@ class SiteRun:
             units.append(record.Unit(key, self.run.keys[key], soc, flat))
         levels = {key: soc for key, soc, _t in server.battery_levels()}
         for risk in server.battery_at_risk(horizon_days=AHEAD_DAYS):
-            if risk.key in own and risk.key not in self._pending_jobs:
+            if risk.key in own:
                 units.append(record.Unit(risk.key, self.run.keys[risk.key], levels[risk.key], False))
                 needed_by[risk.key] = self.cal.local(self.cal.at_s(first_day + (risk.fails_on - today).days, 6 * 60))
         return units, needed_by
 
     def add_jobs(self, jobs: Sequence[record.Job]):
+        """This part's jobs of a weekly report. A key booked again keeps one job: the latest
+        booking (the booking returns a job still ahead as it was, or moves it)."""
         for job in jobs:
-            if job.key not in self.run.keys:
+            if job.key not in self.run.keys or self._scheduled.get(job.key) == job:
                 continue
-            self._pending_jobs.add(job.key)
+            self._scheduled[job.key] = job
             at = max(self.cal.utc_s(job.start), self.site.now_s)
             self._n_jobs += 1
-            heapq.heappush(self._heap, Action(at, 4, job.key, 100000 + self._n_jobs, "job", value=1.0 if job.urgent else 0.0))
+            heapq.heappush(self._heap, Action(at, RANKS["job"], job.key, 100000 + self._n_jobs, "job", value=self._n_jobs))
+            self._job_action[job.key] = self._n_jobs
 
     # --- the end -------------------------------------------------------------------------------
 

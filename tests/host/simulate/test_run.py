@@ -179,3 +179,30 @@ def test_summary_and_events_agree_with_the_run(ten_days, tmp_path):
     assert sum(1 for r in rows if r["event"] == "attempt") == len(run.attempts)
     times = [float(r["time_s"]) for r in rows]
     assert times == sorted(times)
+
+
+def test_weekly_reports_book_jobs_and_the_technician_changes_the_cells():
+    """K1 starts flat (10 %: openings fail below about 19 % even at 20 degC). K2 opens on the
+    first Monday's -7 degC but not in Wednesday's -22 degC cold snap: the server predicts it
+    (battery_at_risk), so the report books it into Tuesday 13:00, the first window that ends in
+    time; K1 is urgent. Both cells are changed and the server told, and neither is listed again."""
+    from keylock.host.server import warning
+
+    between = (warning.failing_permille("CR2032", -7.0) + warning.failing_permille("CR2032", -22.0)) / 2000
+    keys = list(small_site().keys)
+    keys[0] = dataclasses.replace(keys[0], key=dataclasses.replace(keys[0].key, soc=0.10))
+    keys[1] = dataclasses.replace(keys[1], key=dataclasses.replace(keys[1].key, soc=between))
+    validation = Validation(every_days=3, from_min=6 * 60, to_min=6 * 60 + 30)  # before the 07:00 report
+    run = site_run.simulate(small_site(days=9, keys=tuple(keys), events=(), validation=validation))
+    first = run.weekly[0]
+    assert first.monday == date(2026, 12, 7)
+    units = {u.key: u for u in first.units}
+    assert units["K1"].flat and not units["K2"].flat
+    jobs = {j.key: j for j in first.jobs}
+    assert jobs["K1"].urgent and jobs["K1"].why == "flat"
+    assert not jobs["K2"].urgent and jobs["K2"].start == datetime(2026, 12, 8, 13, 0)
+    done = {j.key: j for j in run.jobs_done}
+    assert set(done) == {"K1", "K2"} and done["K1"].urgent and not done["K2"].urgent
+    assert not {"K1", "K2"} & {u.key for u in run.weekly[1].units}
+    after = [a for a in run.attempts if a.key == "K1" and a.time_s > done["K1"].time_s]
+    assert after and all(a.result == "granted" for a in after)
