@@ -12,10 +12,11 @@ import re
 from datetime import UTC, date, datetime, time, tzinfo
 from pathlib import Path
 
+import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode
 
 from ..scenario import values
-from ..scenario.model import DAY_NAMES, RUNTIMES, Climate, Phone, ScenarioError, Site
+from ..scenario.model import DAY_NAMES, RUNTIMES, Climate, Key, Lock, Phone, ScenarioError, Site
 from ..scenario.parse import _compose, _line, _listing, _Parser, _suggest
 from .model import (
     DEFAULT_DAYS,
@@ -43,6 +44,7 @@ MAX_EVERY_DAYS = 10
 MAX_SIM_DAYS = 10 * 366  # a decade of virtual days: more than any question needs, and in datetime's range
 MAX_BLOCK = 10_000  # keys or locks made by one `count:` block
 MAX_OPENINGS_PER_DAY = 1000.0
+MAX_LISTED = 8  # ids an error lists
 
 _HOURS = re.compile(r"\s*([0-9:]+)\s*-\s*([0-9:]+)\s*")
 HOURS_FORM = 'hours such as "07:00-16:00" (from-to, local, within one day)'
@@ -192,6 +194,16 @@ class _SiteParser(_Parser):
         if minutes >= 24 * 60:
             self.fail(node, f'{what} must be a time of day from "00:00" to "23:59"')
         return minutes
+
+    def ref(self, node: Node, kind: str) -> str:
+        # The scenario parser's, with the list of known ids cut short: a site has hundreds.
+        ids = [t.id for t in getattr(self.site, kind + "s")]
+        value = self.text(node, kind)
+        if value not in ids:
+            shown = _listing(ids) if len(ids) <= MAX_LISTED else f"{_listing(ids[:MAX_LISTED])}, ..."
+            known = f"the site has {len(ids)} {kind}s: {shown}" if len(ids) > MAX_LISTED else f"the site's {kind}s: {shown}"
+            self.fail(node, f"unknown {kind} {value!r}{_suggest(value, ids)}; {known}")
+        return value
 
     def day_name(self, node: Node, what: str) -> str:
         return self.choice(node, what, DAY_NAMES)
@@ -461,3 +473,105 @@ class _SiteParser(_Parser):
                     )
             windows.append(Window(day, start, end, choice))
         return tuple(windows)
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+
+def to_text(site: SiteFile) -> str:
+    """A site file that parses back to `site` (all but lines and path): every key and lock
+    listed one by one and every default written out, e.g. for a variant made in Python."""
+    local_start = site.start.astimezone(values.parse_timezone(site.timezone)).date()
+    head = {
+        "name": site.name,
+        "seed": site.seed,
+        "start": local_start.isoformat(),
+        "timezone": site.timezone,
+        "days": site.days,
+        "runtime": site.runtime,
+    }
+    # One line a key and a lock, as a person writes them; a site of 100 keys stays readable.
+    things = [("keys", [_key_entry(k) for k in site.keys]), ("locks", [_lock_entry(s) for s in site.locks])]
+    body = "site:\n" + "".join(f"  {name}:\n" + "".join(f"    - {_flow(e)}\n" for e in entries) for name, entries in things)
+    body += f"  phones: {_flow([p.id for p in site.phones])}\n"
+    tail = {
+        "climates": {name: _climate_entry(c) for name, c in site.climates.items()},
+        "usage": {
+            u.group: {"openings_per_day": u.openings_per_day, "days": list(u.days), "hours": format_hours(u.from_min, u.to_min)}
+            for u in site.usage
+        },
+        "validation": {
+            "every_days": site.validation.every_days,
+            "hours": format_hours(site.validation.from_min, site.validation.to_min),
+            "forget_share": site.validation.forget_share,
+            "late_days": site.validation.late_days,
+        },
+        "events": [_event_entry(e) for e in site.events],
+        "service": {
+            "windows": [{"day": w.day, "hours": format_hours(w.from_min, w.to_min), "choice": w.choice} for w in site.service.windows],
+            "jobs_per_hour": site.service.jobs_per_hour,
+            "book_by": format_time_of_day(site.service.book_by_min),
+            "report": {"day": site.service.report_day, "at": format_time_of_day(site.service.report_min)},
+            "low_soc": site.service.low_soc,
+            "perform_jobs": site.service.perform_jobs,
+        },
+    }
+    return _block(head) + body + _block(tail)
+
+
+def _block(doc: dict) -> str:
+    # Block style down to the innermost lists and mappings, which go on one line each.
+    if all(not isinstance(v, (dict, list)) for v in doc.values()):
+        return "".join(_flow({name: value})[1:-1] + "\n" for name, value in doc.items())
+    return yaml.safe_dump(doc, sort_keys=False, default_flow_style=None, width=140, allow_unicode=True)
+
+
+def _flow(value) -> str:
+    return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=1_000_000, allow_unicode=True).strip()
+
+
+def _key_entry(site_key: SiteKey) -> dict:
+    k: Key = site_key.key
+    entry: dict = {"id": k.id}
+    entry |= {name: value for name, value in (("holder", k.holder), ("id06", k.id06)) if value is not None}
+    if k.id06_expires is not None:
+        entry["id06_expires"] = k.id06_expires.isoformat()
+    entry |= {"battery": k.battery, "soc": k.soc, "temperature_C": k.temperature_C, "state": k.state}
+    if k.site is not None:
+        entry["site"] = k.site
+    return entry | {"groups": list(site_key.groups), "climate": site_key.climate}
+
+
+def _lock_entry(site_lock: SiteLock) -> dict:
+    lock: Lock = site_lock.lock
+    entry: dict = {"id": lock.id}
+    if lock.group is not None:
+        entry["group"] = lock.group
+    return entry | {"kind": lock.kind, "temperature_C": lock.temperature_C, "climate": site_lock.climate}
+
+
+def _climate_entry(climate: Climate) -> dict:
+    return {
+        "monthly_mean_C": list(climate.monthly_mean_C),
+        "daily_swing_K": climate.daily_swing_K,
+        "cold_snaps": [{"from": s.first.isoformat(), "to": s.last.isoformat(), "min_C": s.min_C} for s in climate.cold_snaps],
+    }
+
+
+def _event_entry(event: Event) -> dict:
+    at = format_time_of_day(event.at_min)
+    if event.kind == "lost":
+        block_s = event.block_after_h * 3600
+        return {
+            "lost": event.key,
+            "day": event.day,
+            "at": at,
+            "found": event.until_day,
+            "block_after": values.format_duration(block_s) if block_s == int(block_s) else repr(block_s),
+            "tries_per_day": event.tries_per_day,
+        }
+    if event.kind == "left_in_lock":
+        return {"left_in_lock": event.key, "lock": event.lock, "day": event.day, "at": at, "hours": event.hours}
+    if event.kind == "warmed":
+        return {"warmed": event.lock, "key": event.key, "day": event.day, "at": at, "to_C": event.to_C}
+    return {"battery_change": event.key, "day": event.day, "at": at}
