@@ -269,14 +269,10 @@ class _SiteParser(_Parser):
         if "count" in extra:
             self.fields(node, "a block of keys", ("count", "prefix"), ("first", "groups", "climate") + KEY_BLOCK_FIELDS)
             template = self.key(self.template(node), start)
+            groups = self.key_groups(extra.get("groups"))
+            climate = self.climate_ref(extra.get("climate"), node, "a block of keys")
             return [
-                SiteKey(
-                    dataclasses.replace(template, id=key_id),
-                    self.key_groups(extra.get("groups")),
-                    self.climate_ref(extra.get("climate"), node, key_id),
-                    _line(node),
-                )
-                for key_id in self.block_ids(node, extra)
+                SiteKey(dataclasses.replace(template, id=key_id), groups, climate, _line(node)) for key_id in self.block_ids(node, extra)
             ]
         self.extra_fields = ("groups", "climate")
         key = self.key(node, start)
@@ -287,10 +283,8 @@ class _SiteParser(_Parser):
         if "count" in extra:
             self.fields(node, "a block of locks", ("count", "prefix"), ("first", "climate") + LOCK_BLOCK_FIELDS)
             template = self.lock(self.template(node))
-            return [
-                SiteLock(dataclasses.replace(template, id=lock_id), self.climate_ref(extra.get("climate"), node, lock_id), _line(node))
-                for lock_id in self.block_ids(node, extra)
-            ]
+            climate = self.climate_ref(extra.get("climate"), node, "a block of locks")
+            return [SiteLock(dataclasses.replace(template, id=lock_id), climate, _line(node)) for lock_id in self.block_ids(node, extra)]
         self.extra_fields = ("climate",)
         lock = self.lock(node)
         return [SiteLock(lock, self.climate_ref(extra.get("climate"), node, f"lock {lock.id}"), lock.line)]
