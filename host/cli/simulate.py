@@ -93,6 +93,8 @@ def run(args) -> int:
 
 
 def _check(spec, days, as_json) -> int:
+    from ..simulate.plan import Calendar
+
     facts = {
         "site": spec.name,
         "path": spec.path,
@@ -100,7 +102,7 @@ def _check(spec, days, as_json) -> int:
         "locks": len(spec.locks),
         "groups": sorted({lock.lock.group for lock in spec.locks if lock.lock.group}),
         "days": days,
-        "start": spec.start.date().isoformat(),
+        "start": Calendar(spec).date(0).isoformat(),
         "timezone": spec.timezone,
         "events": len(spec.events),
         "seed": spec.seed,

@@ -130,7 +130,8 @@ class Planner:
             n = 0
             if self._next_validation[key] == day:
                 v = spec.validation
-                at = cal.at_s(day, v.from_min if day == 0 else rng.uniform(v.from_min, v.to_min))
+                # day 0: the keys are handed out validated, before anyone uses them
+                at = cal.at_s(day, 1 if day == 0 else rng.uniform(v.from_min, v.to_min))
                 if not self._is_away(key, at):
                     out.append(Action(at, RANKS["validate"], key, n, "validate"))
                     n += 1
