@@ -207,6 +207,16 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return done
 
 
+def test_without_chromium_the_tests_skip_unless_ci_requires_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(globals(), "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("KEYLOCK_REQUIRE_CHROMIUM", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="chromium"):
+        chromium(tmp_path, "--version")
+    monkeypatch.setenv("KEYLOCK_REQUIRE_CHROMIUM", "1")
+    with pytest.raises(pytest.fail.Exception, match="KEYLOCK_REQUIRE_CHROMIUM=1"):
+        chromium(tmp_path, "--version")
+
+
 # Written into a copy of the page only for the test: the page itself needs no script. One line
 # per image: its src, the size the browser decoded, and where it sits on the page (CSS px).
 PROBE = """<script>
