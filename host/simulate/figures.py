@@ -25,6 +25,7 @@ HOT_LIMIT_C = DEFAULT_THERMAL.limit_C  # the lock's electronics refuse above it 
 COLD_LIMIT_C = TEMP_MIN_dC / 10  # and below its rated range (-25 degC), in the firmware
 HIGHLIGHT_KEYS = 10  # batteries drawn in colour and named: the soonest to cross
 GRANTED, DENIED = "tab:green", "tab:red"
+MAX_WEEK_LABELS = 16  # a week's label and count each need ~70 px
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -74,7 +75,7 @@ def plot_batteries(run: Run, path: Path, crossings: dict[str, float | None]) -> 
         t, soc = series[key]
         cross_s = crossings[key]
         assert cross_s is not None
-        when = findings.local(run, cross_s).strftime("%d %b")
+        when = "below" if cross_s <= t[-1] else findings.local(run, cross_s).strftime("%d %b")
         ax.plot(datenum(t), soc * 100, color=colors[key], lw=1.8, zorder=3, label=f"{key}: {when}")
         if cross_s > t[-1]:
             ax.plot(datenum([t[-1], cross_s]), [soc[-1] * 100, run.low_soc * 100], color=colors[key], ls="--", lw=1.2, zorder=3)
@@ -101,8 +102,9 @@ def plot_outcomes(run: Run, path: Path) -> Path:
     x = np.arange(len(mondays))
     granted = np.array(counts.pop("granted", [0] * len(mondays)))
     top.bar(x, granted, color=GRANTED, width=0.7)
-    for xi, n in zip(x, granted, strict=True):
-        top.text(xi, n, f"{n}", ha="center", va="bottom", fontsize=9)
+    if len(mondays) <= MAX_WEEK_LABELS:  # counts on the bars while they fit
+        for xi, n in zip(x, granted, strict=True):
+            top.text(xi, n, f"{n}", ha="center", va="bottom", fontsize=9)
     top.set(ylabel="openings per week", title="Openings (granted) per week")
     base = np.zeros(len(mondays))
     reasons = sorted(counts, key=lambda r: -sum(counts[r]))
@@ -115,7 +117,9 @@ def plot_outcomes(run: Run, path: Path) -> Path:
         bottom.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=9)
     else:
         _empty(bottom, "no denials")
-    bottom.set_xticks(x, [f"{m:%d %b}" for m in mondays])
+        bottom.set_ylim(0, 1)
+    every = math.ceil(len(mondays) / MAX_WEEK_LABELS)
+    bottom.set_xticks(x[::every], [f"{m:%d %b}" for m in mondays[::every]])
     bottom.set_xlabel("week starting Monday (local date)")
     for ax in (top, bottom):
         ax.grid(axis="y", alpha=0.3)
@@ -141,6 +145,7 @@ def plot_propagation(run: Run, path: Path, exposures: list[tuple]) -> Path:
         unit_s, unit = (findings.DAY_s, "days") if last_s > 4 * findings.DAY_s else (3600.0, "hours")
         right = last_s / unit_s * 1.12
         y = np.arange(len(locks))[::-1]
+        marks: dict[str, list[tuple[float, float]]] = {"x": [], "o": []}
         for yi, e in zip(y, locks, strict=True):
             if e.arrival is None:
                 to_end = findings.duration(findings.end_s(run) - block.time_s)
@@ -152,9 +157,11 @@ def plot_propagation(run: Run, path: Path, exposures: list[tuple]) -> Path:
                 ax.barh(yi, e.delay_s / unit_s, color="tab:blue", alpha=0.55, height=0.5)
                 ax.text(e.delay_s / unit_s, yi + 0.28, findings.duration(e.delay_s), ha="center", va="bottom", fontsize=9)
             for la in e.attempts:
-                at = (la.attempt.time_s - block.time_s) / unit_s
-                opened = la.attempt.result == "granted"
-                ax.plot(at, yi, marker="x" if opened else "o", ms=9, mew=2, color=DENIED if opened else GRANTED, mfc="none", zorder=3)
+                marks["x" if la.attempt.result == "granted" else "o"].append(((la.attempt.time_s - block.time_s) / unit_s, yi))
+        for marker, color in (("x", DENIED), ("o", GRANTED)):
+            if marks[marker]:  # one artist per kind: a blocked key may have tried hundreds of times
+                at, yi = zip(*marks[marker], strict=True)
+                ax.plot(at, yi, marker=marker, ls="none", ms=9, mew=2, color=color, mfc="none", zorder=3)
         ax.axvline(0, color="k", lw=1)
         ax.set_xlim(first_s / unit_s - 0.03 * right, right)
         ax.set_yticks(y, [e.lock for e in locks])
@@ -280,7 +287,10 @@ def plot_audit_lag(run: Run, path: Path, not_at_server: int) -> Path:
     if run.audit:
         t = np.array([r.time_s for r in run.audit])
         lag_h = np.array([findings.audit_lag_s(r) for r in run.audit]) / 3600
-        ax.scatter(datenum(t), np.maximum(lag_h, 1 / 60), s=10, color=np.where([r.result == "granted" for r in run.audit], GRANTED, DENIED))
+        granted = np.array([r.result == "granted" for r in run.audit])
+        shown_h = np.maximum(lag_h, 1 / 60)  # a lag under a minute on the log axis's floor
+        for mask, color, label in ((granted, GRANTED, "granted"), (~granted, DENIED, "denied")):
+            ax.plot(datenum(t[mask]), shown_h[mask], "o", ms=3, color=color, label=label)
         ax.set_yscale("log")
         worst = findings.worst_audit_lag(run)
         assert worst is not None
@@ -291,8 +301,6 @@ def plot_audit_lag(run: Run, path: Path, not_at_server: int) -> Path:
             textcoords="offset points",
             fontsize=9,
         )
-        ax.scatter([], [], s=10, color=GRANTED, label="granted")
-        ax.scatter([], [], s=10, color=DENIED, label="denied")
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=9)
     else:
         _empty(ax, "no audit reached the server")

@@ -143,8 +143,9 @@ def soc_series(run: Run) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def crossing_horizon_s(run: Run) -> float:
-    """How far past the run's end a predicted crossing is worth showing: half the run, at least two weeks."""
-    return end_s(run) + max(14.0, run.days / 2) * DAY_s
+    """How far past the run's end a predicted crossing is worth showing: half the run, at least
+    two weeks and at most two months (past that a straight trend says little)."""
+    return end_s(run) + min(max(14.0, run.days / 2), 60.0) * DAY_s
 
 
 def predicted_crossing_s(time_s: np.ndarray, soc: np.ndarray, low_soc: float) -> float | None:

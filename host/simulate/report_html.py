@@ -189,16 +189,17 @@ def _crossings(run: Run, crossings: dict[str, float | None]) -> str:
     if not due:
         return ""
     series = findings.soc_series(run)
-    rows = "".join(
-        f"<tr><td>{esc(k)}</td><td>{esc(run.keys.get(k, ''))}</td><td>{series[k][1][-1] * 100:.0f} %</td><td>{findings.local(run, t):%Y-%m-%d}</td></tr>"
-        for t, k in due
-    )
+    rows = []
+    for t, k in due:
+        last_s, soc = series[k][0][-1], series[k][1][-1]
+        crosses = "already below" if t <= last_s else f"{findings.local(run, t):%Y-%m-%d}"
+        rows.append(f"<tr><td>{esc(k)}</td><td>{esc(run.keys.get(k, ''))}</td><td>{soc * 100:.0f} %</td><td>{crosses}</td></tr>")
     return (
         f"<h2>Batteries: predicted crossings of {run.low_soc * 100:g} %</h2>\n<p>From each key's trend (a straight line over its last "
-        f"{findings.TREND_WINDOW_s / findings.DAY_s:.0f} days since its last battery change); the last sample's day when already below. "
-        f"Keys due by {findings.local(run, horizon_s):%Y-%m-%d}.</p>\n"
+        f"{findings.TREND_WINDOW_s / findings.DAY_s:.0f} days since its last battery change): the keys due by "
+        f"{findings.local(run, horizon_s):%Y-%m-%d}.</p>\n"
         "<table><thead><tr><th>key</th><th>holder</th><th>charge at the end</th><th>crosses on</th></tr></thead><tbody>"
-        + rows
+        + "".join(rows)
         + "</tbody></table>"
     )
 
