@@ -9,6 +9,8 @@ access server's view (what reached it, and when).
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from .model import Service
+
 
 @dataclass(frozen=True)
 class Attempt:
@@ -144,6 +146,7 @@ class Run:
     days: int
     timezone: str
     runtime: str
+    low_soc: float = Service.low_soc  # the site's service threshold: the weekly report lists keys at or below it
     keys: dict[str, str] = field(default_factory=dict)  # key -> holder
     locks: dict[str, str] = field(default_factory=dict)  # lock -> kind
     groups: dict[str, str | None] = field(default_factory=dict)  # lock -> group
