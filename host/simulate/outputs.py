@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from . import record
+from . import findings, record
 
 SUMMARY = "summary.json"
 EVENTS = "events.csv"
@@ -33,57 +33,39 @@ def _hours(seconds):
 
 
 def lost_keys(run: record.Run) -> list[dict]:
-    """For each block: per lock the key could reach, when the blocklist arrived (None: never in
-    the run), the hours the key stayed usable there after the block, and its attempts there
-    before and after the arrival (each with its result and its audit lag at the server)."""
-    uploaded = {(a.time_s, a.key, a.lock): a.uploaded_at_s for a in run.audit}
+    """For each block, per lock (findings.exposure): when the blocklist arrived (None: never in
+    the run), the hours the key stayed usable there after the block, and its attempts there,
+    each with its result and its arrival at the server (the audit lag)."""
+    audit = findings.match_audit(run)
     out = []
     for b in run.blocks:
-        until = b.unblocked_s if b.unblocked_s is not None else math.inf
-        attempts = [a for a in run.attempts if a.key == b.key and a.by == "finder"]
-        locks = sorted({a.lock for a in attempts} | {a.lock for a in run.arrivals if a.version >= b.version})
         per_lock = []
-        for lock in locks:
-            arrival = next((a for a in run.arrivals if a.lock == lock and a.version >= b.version and a.time_s >= b.time_s), None)
-            rows = []
-            for a in attempts:
-                if a.lock != lock:
-                    continue
-                up = _uploaded(uploaded, a)
-                rows.append(
-                    {
-                        "time_s": a.time_s,
-                        "result": a.result,
-                        "reason": a.reason,
-                        "after_block": a.time_s >= b.time_s,
-                        "after_arrival": arrival is not None and a.time_s >= arrival.time_s,
-                        "uploaded_at_s": up,
-                        "audit_lag_h": None if up is None else _hours(up - int(a.time_s)),
-                    }
-                )
-            usable = [r for r in rows if r["after_block"] and r["result"] == "granted" and r["time_s"] < until]
+        for ex in findings.exposure(run, b, audit):
+            if ex.arrival is None and not ex.attempts:
+                continue
+            rows = [
+                {
+                    "time_s": la.attempt.time_s,
+                    "result": la.attempt.result,
+                    "reason": la.attempt.reason,
+                    "after_arrival": la.after_arrival,
+                    "uploaded_at_s": None if la.audit is None else la.audit.uploaded_at_s,
+                    "audit_lag_h": None if la.audit is None else _hours(findings.audit_lag_s(la.audit)),
+                }
+                for la in ex.attempts
+            ]
             per_lock.append(
                 {
-                    "lock": lock,
-                    "arrived_s": None if arrival is None else arrival.time_s,
-                    "via_key": None if arrival is None else arrival.via_key,
-                    "usable_h_after_block": None if arrival is None else _hours(arrival.time_s - b.time_s),
-                    "granted_after_block": len(usable),
+                    "lock": ex.lock,
+                    "arrived_s": None if ex.arrival is None else ex.arrival.time_s,
+                    "via_key": None if ex.arrival is None else ex.arrival.via_key,
+                    "usable_h_after_block": _hours(ex.delay_s),
+                    "granted_after_block": sum(1 for r in rows if r["result"] == "granted" and r["time_s"] >= b.time_s),
                     "attempts": rows,
                 }
             )
         out.append({"key": b.key, "blocked_s": b.time_s, "unblocked_s": b.unblocked_s, "version": b.version, "locks": per_lock})
     return out
-
-
-def _uploaded(uploaded, a: record.Attempt):
-    """An attempt's arrival at the server: the audit row of the same lock, key and second (the
-    lock records whole seconds of its own clock)."""
-    for dt in (0, -1, 1):
-        up = uploaded.get((float(int(a.time_s) + dt), a.key, a.lock))
-        if up is not None and not math.isnan(up):
-            return up
-    return None
 
 
 def summary(run: record.Run) -> dict:

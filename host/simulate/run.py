@@ -54,7 +54,9 @@ class SiteRun:
         self.own_locks = [lock for lock in all_locks if locks is None or lock in set(locks)]
         self.site = EmulatedSite(runtime or spec.runtime, start_s=int(self.start_s), timezone=spec.timezone, folder=folder)
         self.climate = {name: spec.climates.get(name, CONSTANT_20_C) for name in {"outdoor", *spec.climates}}
-        self.run = record.Run(spec.name, spec.seed, self.start_s, self.days, spec.timezone, runtime or spec.runtime)
+        self.run = record.Run(
+            spec.name, spec.seed, self.start_s, self.days, spec.timezone, runtime or spec.runtime, low_soc=spec.service.low_soc
+        )
         self._build()
         self.planner = Planner(spec, self.own_keys, self.own_locks)
         self._heap: list[Action] = []

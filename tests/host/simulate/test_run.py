@@ -120,7 +120,7 @@ def test_every_attempt_is_in_the_servers_audit_with_its_arrival_after_it(ten_day
     run = ten_days
     lost = outputs.lost_keys(run)
     rows = [r for lock in lost[0]["locks"] for r in lock["attempts"]]
-    assert len(rows) == sum(1 for a in run.attempts if a.by == "finder")
+    assert len(rows) == sum(1 for a in run.attempts if a.by == "finder")  # the holder never used it while lost
     for r in rows:
         if r["uploaded_at_s"] is not None:
             assert r["uploaded_at_s"] >= int(r["time_s"]) and r["audit_lag_h"] >= 0
