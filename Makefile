@@ -1,5 +1,5 @@
 # The two commands of the README:
-#   make demo   runs the main job
+#   make demo   runs the main job (`keylock simulate` on the built-in depot)
 #   make test   runs every test (after `make lint`: ruff and pyright)
 # Both do all set-up first on a fresh machine: a virtual environment with the
 # Python packages (.venv), the npm runtime (node_modules: MicroPython's
@@ -56,8 +56,10 @@ $(WHEELHOUSE_STAMP): pyproject.toml $(PY_STAMP)
 	$(PY) -m pip wheel --quiet --disable-pip-version-check --wheel-dir $(WHEELHOUSE) -r $(WHEELHOUSE)/requirements.txt
 	touch $@
 
+# The main job: the built-in depot (host/simulate/default.site.yaml: 100 keys, 40 locks, a
+# winter quarter) simulated on the emulated devices, its reports written to demo-report/.
 demo: setup
-	$(VENV)/bin/keylock demo
+	$(VENV)/bin/keylock simulate --out demo-report
 
 test: setup lint
 	$(PY) -m pytest

@@ -148,6 +148,9 @@ def _print_summary(s: dict, out: Path | None):
 def _on_dask(args, spec, days) -> int:
     from ..simulate import ensemble, outputs
 
+    specs = []
+    if not args.split:  # read before any cluster starts: a bad file changes nothing
+        specs = ensemble.seeds(spec, args.ensemble) if args.ensemble else ensemble.load_variants(args.variants, spec)
     client = ensemble.client_for(workers=args.workers or (None if args.scheduler else 2), scheduler=args.scheduler)
     try:
         workers = len(client.scheduler_info()["workers"])
@@ -163,7 +166,6 @@ def _on_dask(args, spec, days) -> int:
             else:
                 _print_summary(data, args.out)
             return 0
-        specs = ensemble.seeds(spec, args.ensemble) if args.ensemble else ensemble.load_variants(args.variants, spec)
 
         def done(i, _run):
             if not args.quiet and not args.json:

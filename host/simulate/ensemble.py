@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from ..errors import UsageError
 from ..scenario.model import ColdSnap
 from ..server.climate import Climate
 from . import outputs, record
@@ -26,7 +27,7 @@ from .model import Event, SiteFile
 from .run import SiteRun, drive, simulate
 
 
-class VariantError(ValueError):
+class VariantError(UsageError):
     """A variants file that cannot be applied: `FILE: reason` (CLI exit 2)."""
 
 
@@ -117,7 +118,8 @@ def client_for(workers: int | None = None, scheduler: str | None = None):
 
     if scheduler:
         return Client(scheduler)
-    cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None)
+    # dashboard_address=None: no dashboard (its documented off switch; the stub types it as str)
+    cluster = LocalCluster(n_workers=workers or 1, threads_per_worker=1, processes=True, dashboard_address=None)  # pyright: ignore[reportArgumentType]
     return Client(cluster)
 
 

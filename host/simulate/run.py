@@ -424,6 +424,8 @@ def simulate(spec: SiteFile, days: int | None = None, runtime: str | None = None
     except BaseException:
         part.close()
         raise
+    if progress is not None:
+        progress(part.end_s, len(part.run.attempts))  # the bar's last state, and its newline
     run = part.finish(db_path=(out / "site.db") if out is not None else None)
     run.weekly = weekly
     run.wall_s = time.perf_counter() - t0

@@ -2,10 +2,14 @@
 page not blank; its tables read back and checked against the synthetic run's ground truth
 (conftest.py); and the facts behind it (findings.py) on cases with known answers."""
 
+import csv
+import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from html.parser import HTMLParser
@@ -14,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import matplotlib.image
 import numpy as np
+import pypdf
 import pytest
 
 from keylock.host.simulate import figures, findings
@@ -390,3 +395,67 @@ def test_weeks_are_local_mondays():
     mondays, counts = findings.weekly_outcomes(run)
     assert [f"{m}" for m in mondays] == ["2026-12-07", "2026-12-14"]
     assert counts == {"granted": [0, 1]}
+
+
+# --- the real thing: `keylock simulate --out` on the docs' example site -------------------------
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory) -> Path:
+    """`keylock simulate docs/examples/workshop.site.yaml --days 15 --out DIR` as a user runs it."""
+    out = tmp_path_factory.mktemp("simulated") / "report"
+    example = Path(__file__).resolve().parents[3] / "docs" / "examples" / "workshop.site.yaml"
+    done = subprocess.run(
+        [sys.executable, "-m", "keylock.host.cli", "simulate", str(example), "--days", "15", "--out", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"Report: {(out / 'index.html').resolve()}" in done.stdout
+    return out
+
+
+@pytest.mark.end_to_end
+def test_simulate_writes_every_output_and_a_pdf_for_each_monday(simulated):
+    summary = json.loads((simulated / "summary.json").read_text())
+    mondays = [w["monday"] for w in summary["weekly_reports"]]
+    assert mondays == ["2027-01-04", "2027-01-11", "2027-01-18"]  # 15 days from Monday 4 January
+    assert sorted(p.name for p in simulated.glob("*.pdf")) == [f"battery-report-{m}.pdf" for m in mondays]
+    assert {"index.html", "summary.json", "events.csv", "site.db"} <= {p.name for p in simulated.iterdir()}
+    rows = list(csv.DictReader((simulated / "events.csv").open()))
+    assert sum(1 for r in rows if r["event"] == "attempt") == summary["openings"]["attempts"]
+    with sqlite3.connect(simulated / "site.db") as db:  # the server's database at the end: every uploaded event
+        assert db.execute("SELECT COUNT(*) FROM audit_events").fetchone()[0] == summary["audit"]["events_at_server"]
+
+
+@pytest.mark.end_to_end
+def test_each_pdf_names_the_keys_and_jobs_of_its_week(simulated):
+    rows = list(csv.DictReader((simulated / "events.csv").open()))
+    booked: dict[str, list[dict]] = {}
+    for r in rows:
+        if r["event"] == "job_booked":
+            booked.setdefault(r["time"][:10], []).append(r)
+    assert booked, "the example site books at least one job"
+    for monday, jobs in booked.items():
+        text = "\n".join(page.extract_text() for page in pypdf.PdfReader(simulated / f"battery-report-{monday}.pdf").pages)
+        assert f"week of Monday {monday}" in text
+        for job in jobs:
+            assert job["key"] in text
+            assert ("URGENT" in text) if job["result"] == "urgent" else (job["detail"][11:16] in text)
+
+
+@pytest.mark.end_to_end
+def test_the_simulated_report_loads_every_figure_in_chromium(simulated, tmp_path):
+    images, height_px = probe(tmp_path, simulated / "index.html")
+    assert list(images) == [f"figures/{name}.png" for name in FIGURES]
+    for src, image in images.items():
+        height_px_, width_px = matplotlib.image.imread(simulated / src).shape[:2]
+        assert image.natural == (width_px, height_px_), src  # decoded by the browser, whole
+    pixels = screenshot(tmp_path, simulated / "index.html", height_px)
+    # Not `drawn`: a real short run may draw a figure in greys only (no key due, say); each
+    # figure's region must still hold a figure (axes, text), not the page's white.
+    for src, image in images.items():
+        left, top, right, bottom = image.box
+        region = pixels[top + 2 : bottom - 2, left + 2 : right - 2].mean(axis=2)
+        assert region.size and region.std() > 0.05 and (region < 0.5).mean() > 0.005, src
