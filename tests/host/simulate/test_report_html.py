@@ -459,3 +459,28 @@ def test_the_simulated_report_loads_every_figure_in_chromium(simulated, tmp_path
         left, top, right, bottom = image.box
         region = pixels[top + 2 : bottom - 2, left + 2 : right - 2].mean(axis=2)
         assert region.size and region.std() > 0.05 and (region < 0.5).mean() > 0.005, src
+
+
+@pytest.mark.end_to_end
+def test_the_simulated_lost_key_table_is_the_emulators_ground_truth(simulated):
+    """Every attempt of the lost key in the emulator's log (events.csv), in the report's table
+    under its lock, with its result, and its arrival at the server as the server recorded it."""
+    rows = list(csv.DictReader((simulated / "events.csv").open()))
+    stockholm = ZoneInfo("Europe/Stockholm")
+
+    def minute(iso: str) -> str:
+        return datetime.fromisoformat(iso).astimezone(stockholm).strftime("%Y-%m-%d %H:%M")
+
+    finder = [r for r in rows if r["event"] == "attempt" and r["by"] == "finder"]
+    assert finder, "the example's lost key is tried"
+    uploads = {(r["key"], r["lock"], r["detail"].removeprefix("event of ")[:16]): r["time"] for r in rows if r["event"] == "audit_uploaded"}
+    page = Page((simulated / "index.html").read_text())
+    (table,) = [t for t in page.tables if t["class"] == "lost-key"]
+    listed = {(group[0][0], row[-5]): row[-4:] for group in table["groups"] for row in group if len(row) >= 5}
+    for r in finder:
+        when = minute(r["time"])
+        result, _then, at_server, _lag = listed[(r["lock"], f"{when} (finder)")]
+        assert result == ("opened" if r["result"] == "granted" else f"refused: {r['reason']}")
+        up = uploads.get((r["key"], r["lock"], r["time"][:16]))
+        assert at_server == ("not yet at the server" if up is None else minute(up))
+    assert sum(1 for group in table["groups"] for row in group if len(row) >= 5 and row[-5].endswith("(finder)")) == len(finder)
