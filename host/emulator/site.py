@@ -23,6 +23,7 @@ from ...protocol.codes import Denial, ErrorCode, MsgType, Outcome, Role
 from ...protocol.frame import decode_frame, encode_frame
 from ..server import AccessServer, ServerError, signing
 from .devices import PowerCut, make_devices
+from .physics_cache import InsertionCache
 
 LINK_BAUD = 57600  # the key-lock contact link
 DEFAULT_HOLD_S = 2.0
@@ -44,6 +45,9 @@ class KeyState:
     soc: float
     temperature_C: float
     in_lock: str | None = None
+    # advance's fall of soc per second by (temperature_C, in a lock), with the cell it is for:
+    # constant while neither changes
+    drain_per_s: dict = field(default_factory=dict)
     uploaded_to: int = 0  # the phone app's pointer into the key's carried events: the server has those before it
     clock_skew_s: float = 0.0  # how far the key's RTC is off; validation sets it right
 
@@ -54,6 +58,7 @@ class LockState:
     kind: str
     ambient_C: float
     temps_C: np.ndarray = field(default_factory=lambda: np.zeros(thermal.N_NODES))  # body, electronics, flame spot
+    settled: bool = True  # every node at ambient: advance has nothing to relax (set_temperature of a part clears it)
 
 
 @dataclass
@@ -102,7 +107,14 @@ def _decide(path):
 
 
 class EmulatedSite:
-    def __init__(self, runtime: str = "cpython", start_s: int = 1767600000, timezone: str = "UTC", folder: Path | None = None):
+    def __init__(
+        self,
+        runtime: str = "cpython",
+        start_s: int = 1767600000,
+        timezone: str = "UTC",
+        folder: Path | None = None,
+        physics_cache: bool = True,
+    ):
         self._own_folder = folder is None
         self.folder = Path(folder or tempfile.mkdtemp(prefix="keylock-site-"))
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -115,6 +127,8 @@ class EmulatedSite:
         self._holders: set[str] = set()
         self._home_masters: dict[str, bytes] = {}  # keys made for another site: the master secret of their server
         self.relay_delay_s = 0.0  # fault injection: a relay between key and lock adds this to every frame
+        # The insertions' physics, cached on the cell and the loads (physics_cache.py: never an outcome)
+        self.physics = InsertionCache(enabled=physics_cache)
 
     # --- building the site ------------------------------------------------------------
 
@@ -240,15 +254,27 @@ class EmulatedSite:
     def advance(self, duration_s: float):
         if duration_s <= 0:
             return
+        # Every term of the drain is a constant current while the key's temperature and whether it
+        # sits in a lock stay as they are: one rate per key, computed when either changes.
         for k in self.keys.values():
-            k.soc = float(drain.drain(k.soc, duration_s, k.battery, self._cell_C(k), in_lock_s=duration_s if k.in_lock else 0.0))
+            rate = k.drain_per_s.get((k.temperature_C, k.in_lock is not None))
+            if rate is None or rate[0] is not k.battery:  # a new cell: its own rates
+                rate = k.drain_per_s[k.temperature_C, k.in_lock is not None] = (k.battery, self._drain_per_s(k))
+            k.soc = max(k.soc - rate[1] * duration_s, 0.0)
         for lock in self.locks.values():
+            if lock.settled:
+                continue
             left = duration_s
             while left > 0 and not np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3):
                 dt_s = min(left, THERMAL_STEP_MAX_S)  # the discretised model's validity range
                 lock.temps_C = np.asarray(thermal.step(lock.temps_C, np.zeros(2), dt_s, lock.ambient_C, DEFAULT_THERMAL))
                 left -= dt_s
+            lock.settled = bool(np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3))
         self.now_s += duration_s
+
+    def _drain_per_s(self, k):
+        """The key's fall of state of charge per second now: drain.drain over one second."""
+        return 1.0 - float(drain.drain(1.0, 1.0, k.battery, self._cell_C(k), in_lock_s=1.0 if k.in_lock else 0.0))
 
     def _cell_C(self, k):
         # The cell's model is valid over its rated range; colder or hotter is held at the limit.
@@ -263,10 +289,13 @@ class EmulatedSite:
         if part is None:  # the surroundings: every node settles to it
             state.ambient_C = float(celsius)
             state.temps_C = np.full(thermal.N_NODES, float(celsius))
+            state.settled = True
         elif part == "body":
             state.temps_C[[thermal.BODY, thermal.SURFACE]] = float(celsius)  # the flame spot is the body's steel
+            state.settled = False
         else:
             state.temps_C[thermal.ELECTRONICS] = float(celsius)
+            state.settled = False
 
     def skew_clock(self, key, seconds):
         """Fault injection: the key's real-time clock runs `seconds` off (negative: behind)."""
@@ -303,7 +332,7 @@ class EmulatedSite:
         self._sync(key)
         self.devices.boot(lock)  # the lock is passive: every insertion powers it up afresh
         self._sync(lock)
-        path = power.Insertion(k.battery, k.soc, self._cell_C(k))
+        path = self.physics.start(k.battery, k.soc, self._cell_C(k), hold_s=hold_s)
         ended = path.charge()  # None: the lock booted; "lock_reset": it never did
         wire = 0
         lock_alive = ended is None
@@ -326,7 +355,7 @@ class EmulatedSite:
                     decision = path.copy()
                     ended = _decide(decision)
                     pulled = hold_s is not None and decision.elapsed_s > hold_s
-                    if pulled or (ended is not None and decision.phase[()] != "motor"):
+                    if pulled or (ended is not None and decision.phase != "motor"):
                         lock_alive = False  # it lost power before it could decide
                         path = decision if not pulled else path
                     self.devices.set(lock, cut_at_motor=ended is not None)
@@ -338,7 +367,7 @@ class EmulatedSite:
                         lock_alive = False
                     if decision is not None and (not lock_alive or self._motor_pulses(lock) > motors_before):
                         path = decision  # the motor ran (to its end, or to the brown-out), then the audit write
-                        ended = path.outcome[()]
+                        ended = path.outcome
                         flash_s = 0.0  # the trial charged the decision's flash work
                         if lock_alive:
                             flash_seen = self.devices.flash_work(lock)
@@ -371,7 +400,7 @@ class EmulatedSite:
             if got is None:
                 got = (Outcome.DENIED, Denial.KEY_REMOVED if pulled else Denial.LOW_BATTERY)
         charge_C, energy_J = float(path.charge_C), float(path.energy_J)
-        k.soc = float(drain.drain(k.soc, 0.0, k.battery, self._cell_C(k), openings=1, opening_charge_C=charge_C))
+        k.soc = max(k.soc - charge_C / drain.capacity_C(k.battery), 0.0)  # drain.drain's debit of one opening
         min_supply_V = float(path.min_supply_V)
         return Opening(
             Outcome(got[0]), Denial(got[1]), energy_J, min_supply_V if np.isfinite(min_supply_V) else 0.0, wire, float(path.elapsed_s)
