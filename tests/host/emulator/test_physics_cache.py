@@ -12,7 +12,7 @@ from keylock.hw_models import CR2032, DEFAULT_LOCK, power
 from keylock.hw_models.insertion import CellInsertion
 
 LOCK = DEFAULT_LOCK
-CHARGE_RTOL = 0.02  # an opening's charge from the cache vs exact (worst seen 1.5 %, at the wait's edge)
+CHARGE_RTOL = 0.02  # an opening's charge from the cache vs exact (worst seen 1.2 %, long waits near 45 degC)
 
 
 def transaction(path):
@@ -39,7 +39,7 @@ def site(tmp_path, cached):
     return s
 
 
-@pytest.mark.parametrize("temperature_C", [-20.0, 0.0, 25.0])
+@pytest.mark.parametrize("temperature_C", [-20.0, 0.0, 25.0, 45.0])
 def test_the_cache_never_flips_an_opening_across_the_failing_charge(tmp_path, temperature_C):
     """The same openings on two sites, one cached and one exact, at states of charge that
     step (off the cache's grid) through where openings start to fail, key held 2 s."""
@@ -91,11 +91,12 @@ def test_what_is_served_does_not_depend_on_what_the_cache_holds():
 
 
 def test_a_key_pulled_near_the_lock_s_decision_is_integrated_exactly(monkeypatch):
-    """Pulled or not is decided by the path's time: within HOLD_MARGIN_S of `hold_s`, exact."""
+    """Pulled or not is decided by the path's time: within HOLD_MARGIN_S of `hold_s` or past it, exact."""
     decided_s = transaction(CellInsertion(CR2032, 0.5, 20.0)).elapsed_s
     near = transaction(InsertionCache().start(CR2032, 0.5, 20.0, hold_s=decided_s + 0.1))
     far = transaction(InsertionCache().start(CR2032, 0.5, 20.0, hold_s=decided_s + 1.0))
-    assert near.exact and not far.exact
+    pulled = transaction(InsertionCache().start(CR2032, 0.5, 20.0, hold_s=decided_s - 0.5))
+    assert near.exact and pulled.exact and not far.exact
 
 
 def test_full_cache_drops_its_oldest_and_still_serves_the_same(monkeypatch):
