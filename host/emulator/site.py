@@ -45,9 +45,8 @@ class KeyState:
     soc: float
     temperature_C: float
     in_lock: str | None = None
-    # advance's fall of soc per second by (temperature_C, in a lock), with the cell it is for:
-    # constant while neither changes
-    drain_per_s: dict = field(default_factory=dict)
+    # advance's fall of soc per second: (the cell, its temperature_C, out of a lock, in a lock)
+    drain_per_s: tuple = ()
     uploaded_to: int = 0  # the phone app's pointer into the key's carried events: the server has those before it
     clock_skew_s: float = 0.0  # how far the key's RTC is off; validation sets it right
 
@@ -254,13 +253,13 @@ class EmulatedSite:
     def advance(self, duration_s: float):
         if duration_s <= 0:
             return
-        # Every term of the drain is a constant current while the key's temperature and whether it
-        # sits in a lock stay as they are: one rate per key, computed when either changes.
+        # Every term of the drain is a constant current at a given temperature, in a lock or out:
+        # each key keeps its two rates until its temperature (or its cell) changes.
         for k in self.keys.values():
-            rate = k.drain_per_s.get((k.temperature_C, k.in_lock is not None))
-            if rate is None or rate[0] is not k.battery:  # a new cell: its own rates
-                rate = k.drain_per_s[k.temperature_C, k.in_lock is not None] = (k.battery, self._drain_per_s(k))
-            k.soc = max(k.soc - rate[1] * duration_s, 0.0)
+            rates = k.drain_per_s
+            if not rates or rates[0] is not k.battery or rates[1] != k.temperature_C:
+                rates = k.drain_per_s = (k.battery, k.temperature_C, *drain.drain_rates_per_s(k.battery, self._cell_C(k)))
+            k.soc = max(k.soc - (rates[2] if k.in_lock is None else rates[3]) * duration_s, 0.0)
         for lock in self.locks.values():
             if lock.settled:
                 continue
@@ -271,10 +270,6 @@ class EmulatedSite:
                 left -= dt_s
             lock.settled = bool(np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3))
         self.now_s += duration_s
-
-    def _drain_per_s(self, k):
-        """The key's fall of state of charge per second now: drain.drain over one second."""
-        return 1.0 - float(drain.drain(1.0, 1.0, k.battery, self._cell_C(k), in_lock_s=1.0 if k.in_lock else 0.0))
 
     def _cell_C(self, k):
         # The cell's model is valid over its rated range; colder or hotter is held at the limit.
