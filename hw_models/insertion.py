@@ -79,13 +79,18 @@ class _CellCircuit:
         return self._key_V(self.vc)
 
     def step(self, mcu_A, motor_A, charger):
+        # power._Circuit.step for one cell, operation for operation (inlined: a Python call costs
+        # what a dozen of these operations do); only the charge, not the energy parts.
         dt, lock = self.dt_s, self.lock
         c_rail, c_res = lock.mcu_rail_F, lock.reservoir_F
         i_key = lock.key_active_current_A
-        e_V, ep_V = self._source()
-        limit_A = self._limit_A(e_V)
+        r0, r_s = self.r0, self.r_s
+        e_V = self.ocv - (self.v1 + self.v2)
+        ep_V = e_V - r0 * i_key
+        limit_A = lock.limit_A
+        if lock.key_hold_V > 0.0:
+            limit_A = min(max((e_V - lock.key_hold_V) / r0 - i_key, 0.0), limit_A)
         i_rail = mcu_A + motor_A
-        r_s = self.r_s
         vc, vr = self.vc, self.vr
         merged = min(limit_A, (ep_V - vc) / r_s) < i_rail and vc <= vr and vr > 0.0
         if merged:  # the diode joins rail and reservoir for the step
@@ -93,10 +98,11 @@ class _CellCircuit:
             c_F = c_rail + c_res
         else:
             v0, vr0, c_F = vc, vr, c_rail
-        hold_V = max(lock.brownout_V + lock.ready_margin_V, vr0 + lock.charger_dropout_V)
-        spare_A = min(limit_A, (ep_V - hold_V) / r_s) - i_rail
-        charging = not merged and charger and vr < self.ready_V and v0 > vr0
-        i_chg = max(spare_A, 0.0) if charging else 0.0
+        if not merged and charger and vr < self.ready_V and v0 > vr0:
+            hold_V = max(lock.brownout_V + lock.ready_margin_V, vr0 + lock.charger_dropout_V)
+            i_chg = max(min(limit_A, (ep_V - hold_V) / r_s) - i_rail, 0.0)
+        else:
+            i_chg = 0.0
         i_lock = i_rail + i_chg
         tau_s = r_s * c_F
         v_star = ep_V - limit_A * r_s  # below it the switch limits; above it it is a resistance
@@ -111,38 +117,36 @@ class _CellCircuit:
         t1 = min(max(t1, 0.0), dt)
         t2 = dt - t1
         slope = (limit_A - i_lock) / c_F
-
-        def limited_piece(v, t):
-            return v + slope * t, limit_A * t, limit_A**2 * t, v * t + slope * t * t / 2
-
-        def resistive_piece(v, t):
-            a = math.exp(-t / tau_s)
-            d = target_V - v
-            v_end = target_V - d * a
-            q = i_lock * t + c_F * (v_end - v)
-            i2 = i_lock**2 * t + 2 * i_lock * c_F * d * (1 - a) + (d / r_s) ** 2 * tau_s / 2 * (1 - a * a)
-            return v_end, q, i2, target_V * t - d * tau_s * (1 - a)
-
-        if limited:
-            v_mid, q, _i2, _vint = limited_piece(v0, t1)
-            v1, q2, _i22, _vint2 = resistive_piece(v_mid, t2)
-        else:
-            v_mid, q, _i2, _vint = resistive_piece(v0, t1)
-            v1, q2, _i22, _vint2 = limited_piece(v_mid, t2)
-        q += q2
+        if limited:  # a ramp at the limit, then the resistive exponential
+            v_mid = v0 + slope * t1
+            q = limit_A * t1
+            a = math.exp(-t2 / tau_s)
+            v1 = target_V - (target_V - v_mid) * a
+            q += i_lock * t2 + c_F * (v1 - v_mid)
+        else:  # the exponential, then the limit
+            a = math.exp(-t1 / tau_s)
+            v_mid = target_V - (target_V - v0) * a
+            q = i_lock * t1 + c_F * (v_mid - v0)
+            v1 = v_mid + slope * t2
+            q += limit_A * t2
         vr1 = v1 if merged else vr0 + i_chg * dt / c_res
         q_bat = q + i_key * dt
         self.i_bat = i_bat = q_bat / dt
         self.charge_C += q_bat
         self.energy_J += self.ocv * q_bat
         target1_V, target2_V = i_bat * self.r1_ohm, i_bat * self.r2_ohm
-        self.v1 = target1_V + (self.v1 - target1_V) * self.decay1
-        self.v2 = target2_V + (self.v2 - target2_V) * self.decay2
+        self.v1 = v1_V = target1_V + (self.v1 - target1_V) * self.decay1
+        self.v2 = v2_V = target2_V + (self.v2 - target2_V) * self.decay2
         self.vc, self.vr = v1, vr1
         # The key's supply is lowest at one end of the step (the switch current is monotone in each piece).
         i_end = min(limit_A, (ep_V - v1) / r_s)
-        self.v_key_low = min(self.v_key, e_V - self.r0 * (i_key + i_end))
-        self.v_key = self._key_V(v1)
+        self.v_key_low = min(self.v_key, e_V - r0 * (i_key + i_end))
+        # and where the next step starts (_key_V with the new polarisation)
+        e_V = self.ocv - (v1_V + v2_V)
+        limit_A = lock.limit_A
+        if lock.key_hold_V > 0.0:
+            limit_A = min(max((e_V - lock.key_hold_V) / r0 - i_key, 0.0), limit_A)
+        self.v_key = e_V - r0 * (i_key + min(limit_A, (e_V - r0 * i_key - v1) / r_s))
 
 
 def _ready_V(circuit, lock):

@@ -128,6 +128,7 @@ class EmulatedSite:
         self.relay_delay_s = 0.0  # fault injection: a relay between key and lock adds this to every frame
         # The insertions' physics, cached on the cell and the loads (physics_cache.py: never an outcome)
         self.physics = InsertionCache(enabled=physics_cache)
+        self._drain_rates_by_cell: dict = {}
 
     # --- building the site ------------------------------------------------------------
 
@@ -258,7 +259,7 @@ class EmulatedSite:
         for k in self.keys.values():
             rates = k.drain_per_s
             if not rates or rates[0] is not k.battery or rates[1] != k.temperature_C:
-                rates = k.drain_per_s = (k.battery, k.temperature_C, *drain.drain_rates_per_s(k.battery, self._cell_C(k)))
+                rates = k.drain_per_s = (k.battery, k.temperature_C, *self._drain_rates(k.battery, self._cell_C(k)))
             k.soc = max(k.soc - (rates[2] if k.in_lock is None else rates[3]) * duration_s, 0.0)
         for lock in self.locks.values():
             if lock.settled:
@@ -270,6 +271,14 @@ class EmulatedSite:
                 left -= dt_s
             lock.settled = bool(np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3))
         self.now_s += duration_s
+
+    def _drain_rates(self, battery, cell_C):
+        """drain.drain_rates_per_s, once per cell and temperature for the whole site (a site's
+        keys mostly share both, and the site simulation changes temperatures hourly)."""
+        rates = self._drain_rates_by_cell.get((id(battery), cell_C))
+        if rates is None or rates[0] is not battery:
+            rates = self._drain_rates_by_cell[id(battery), cell_C] = (battery, *drain.drain_rates_per_s(battery, cell_C))
+        return rates[1:]
 
     def _cell_C(self, k):
         # The cell's model is valid over its rated range; colder or hotter is held at the limit.
