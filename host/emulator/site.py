@@ -45,8 +45,10 @@ class KeyState:
     soc: float
     temperature_C: float
     in_lock: str | None = None
-    # advance's fall of soc per second: (the cell, its temperature_C, out of a lock, in a lock)
-    drain_per_s: tuple = ()
+    # advance's fall of soc per second out of a lock and in one, for (the cell, temperature_C) drain_for
+    drain_for: tuple = ()
+    drain_out_per_s: float = 0.0
+    drain_in_per_s: float = 0.0
     uploaded_to: int = 0  # the phone app's pointer into the key's carried events: the server has those before it
     clock_skew_s: float = 0.0  # how far the key's RTC is off; validation sets it right
 
@@ -128,7 +130,7 @@ class EmulatedSite:
         self.relay_delay_s = 0.0  # fault injection: a relay between key and lock adds this to every frame
         # The insertions' physics, cached on the cell and the loads (physics_cache.py: never an outcome)
         self.physics = InsertionCache(enabled=physics_cache)
-        self._drain_rates_by_cell: dict = {}
+        self._drain_rates_by_cell: dict[tuple[int, float], tuple[BatteryParams, tuple[float, float]]] = {}
 
     # --- building the site ------------------------------------------------------------
 
@@ -257,10 +259,10 @@ class EmulatedSite:
         # Every term of the drain is a constant current at a given temperature, in a lock or out:
         # each key keeps its two rates until its temperature (or its cell) changes.
         for k in self.keys.values():
-            rates = k.drain_per_s
-            if not rates or rates[0] is not k.battery or rates[1] != k.temperature_C:
-                rates = k.drain_per_s = (k.battery, k.temperature_C, *self._drain_rates(k.battery, self._cell_C(k)))
-            k.soc = max(k.soc - (rates[2] if k.in_lock is None else rates[3]) * duration_s, 0.0)
+            if not k.drain_for or k.drain_for[0] is not k.battery or k.drain_for[1] != k.temperature_C:
+                k.drain_for = (k.battery, k.temperature_C)
+                k.drain_out_per_s, k.drain_in_per_s = self._drain_rates(k.battery, self._cell_C(k))
+            k.soc = max(k.soc - (k.drain_out_per_s if k.in_lock is None else k.drain_in_per_s) * duration_s, 0.0)
         for lock in self.locks.values():
             if lock.settled:
                 continue
@@ -272,13 +274,13 @@ class EmulatedSite:
             lock.settled = bool(np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3))
         self.now_s += duration_s
 
-    def _drain_rates(self, battery, cell_C):
+    def _drain_rates(self, battery, cell_C) -> tuple[float, float]:
         """drain.drain_rates_per_s, once per cell and temperature for the whole site (a site's
         keys mostly share both, and the site simulation changes temperatures hourly)."""
-        rates = self._drain_rates_by_cell.get((id(battery), cell_C))
-        if rates is None or rates[0] is not battery:
-            rates = self._drain_rates_by_cell[id(battery), cell_C] = (battery, *drain.drain_rates_per_s(battery, cell_C))
-        return rates[1:]
+        known = self._drain_rates_by_cell.get((id(battery), cell_C))
+        if known is None or known[0] is not battery:
+            known = self._drain_rates_by_cell[id(battery), cell_C] = (battery, drain.drain_rates_per_s(battery, cell_C))
+        return known[1]
 
     def _cell_C(self, k):
         # The cell's model is valid over its rated range; colder or hotter is held at the limit.
