@@ -5,7 +5,9 @@ Time is virtual: `advance` moves it and drains every key's cell (a key left in a
 the lock's idle current), lets the locks' thermal nodes relax toward ambient. An opening
 charges the contact link's wire time per frame and asks hw_models.power whether the key's
 cell carries the lock through boot, computation and the motor pulse: a brown-out resets the
-lock at that phase (in the motor pulse through the firmware's own power-loss path).
+lock at that phase (in the motor pulse through the firmware's own power-loss path). The power
+path is hw_models.insertion's one-cell kernel, served from physics_cache.py where no outcome can
+turn on it (`physics_cache=False`: every insertion integrated exactly).
 """
 
 import math
