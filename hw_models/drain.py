@@ -79,6 +79,16 @@ def drain(
     return np.maximum(soc - used_C / capacity_C(battery) - self_soc, 0.0)
 
 
+def drain_rates_per_s(battery=CR2032, temperature_C=23.0, key=DEFAULT_KEY_LOAD, advertising_fraction=1.0):
+    """`drain`'s fall of the state of charge per second at `temperature_C` [degC], as floats: (out
+    of a lock, in a lock) [1/s]. Constant while the temperature stays: a caller stepping many
+    keys through time computes them once per temperature, not once per step."""
+    capacity = capacity_C(battery)
+    steady_A = key.sleep_current_A + float(check_range("advertising_fraction", advertising_fraction, 0.0, 1.0)) * key.advertising_current_A
+    self_per_s = float(bat.self_discharge_per_s(temperature_C, battery))
+    return steady_A / capacity + self_per_s, (steady_A + key.lock_idle_current_A) / capacity + self_per_s
+
+
 def soc_rate_per_s(average_current_A, battery=CR2032, temperature_C=23.0):
     """Fall of the state of charge per second under a constant average current [1/s]."""
     current_A = check_range("average_current_A", average_current_A, 0.0, 1.0, "A")

@@ -5,7 +5,9 @@ Time is virtual: `advance` moves it and drains every key's cell (a key left in a
 the lock's idle current), lets the locks' thermal nodes relax toward ambient. An opening
 charges the contact link's wire time per frame and asks hw_models.power whether the key's
 cell carries the lock through boot, computation and the motor pulse: a brown-out resets the
-lock at that phase (in the motor pulse through the firmware's own power-loss path).
+lock at that phase (in the motor pulse through the firmware's own power-loss path). The power
+path is hw_models.insertion's one-cell kernel, served from physics_cache.py where no outcome can
+turn on it (`physics_cache=False`: every insertion integrated exactly).
 """
 
 import math
@@ -23,6 +25,7 @@ from ...protocol.codes import Denial, ErrorCode, MsgType, Outcome, Role
 from ...protocol.frame import decode_frame, encode_frame
 from ..server import AccessServer, ServerError, signing
 from .devices import PowerCut, make_devices
+from .physics_cache import InsertionCache
 
 LINK_BAUD = 57600  # the key-lock contact link
 DEFAULT_HOLD_S = 2.0
@@ -44,6 +47,10 @@ class KeyState:
     soc: float
     temperature_C: float
     in_lock: str | None = None
+    # advance's fall of soc per second out of a lock and in one, for (the cell, temperature_C) drain_for
+    drain_for: tuple = ()
+    drain_out_per_s: float = 0.0
+    drain_in_per_s: float = 0.0
     uploaded_to: int = 0  # the phone app's pointer into the key's carried events: the server has those before it
     clock_skew_s: float = 0.0  # how far the key's RTC is off; validation sets it right
 
@@ -54,6 +61,7 @@ class LockState:
     kind: str
     ambient_C: float
     temps_C: np.ndarray = field(default_factory=lambda: np.zeros(thermal.N_NODES))  # body, electronics, flame spot
+    settled: bool = True  # every node at ambient: advance has nothing to relax (set_temperature of a part clears it)
 
 
 @dataclass
@@ -102,7 +110,14 @@ def _decide(path):
 
 
 class EmulatedSite:
-    def __init__(self, runtime: str = "cpython", start_s: int = 1767600000, timezone: str = "UTC", folder: Path | None = None):
+    def __init__(
+        self,
+        runtime: str = "cpython",
+        start_s: int = 1767600000,
+        timezone: str = "UTC",
+        folder: Path | None = None,
+        physics_cache: bool = True,
+    ):
         self._own_folder = folder is None
         self.folder = Path(folder or tempfile.mkdtemp(prefix="keylock-site-"))
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -115,6 +130,9 @@ class EmulatedSite:
         self._holders: set[str] = set()
         self._home_masters: dict[str, bytes] = {}  # keys made for another site: the master secret of their server
         self.relay_delay_s = 0.0  # fault injection: a relay between key and lock adds this to every frame
+        # The insertions' physics, cached on the cell and the loads (physics_cache.py: never an outcome)
+        self.physics = InsertionCache(enabled=physics_cache)
+        self._drain_rates_by_cell: dict[tuple[int, float], tuple[BatteryParams, tuple[float, float]]] = {}
 
     # --- building the site ------------------------------------------------------------
 
@@ -240,15 +258,31 @@ class EmulatedSite:
     def advance(self, duration_s: float):
         if duration_s <= 0:
             return
+        # Every term of the drain is a constant current at a given temperature, in a lock or out:
+        # each key keeps its two rates until its temperature (or its cell) changes.
         for k in self.keys.values():
-            k.soc = float(drain.drain(k.soc, duration_s, k.battery, self._cell_C(k), in_lock_s=duration_s if k.in_lock else 0.0))
+            if not k.drain_for or k.drain_for[0] is not k.battery or k.drain_for[1] != k.temperature_C:
+                k.drain_for = (k.battery, k.temperature_C)
+                k.drain_out_per_s, k.drain_in_per_s = self._drain_rates(k.battery, self._cell_C(k))
+            k.soc = max(k.soc - (k.drain_out_per_s if k.in_lock is None else k.drain_in_per_s) * duration_s, 0.0)
         for lock in self.locks.values():
+            if lock.settled:
+                continue
             left = duration_s
             while left > 0 and not np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3):
                 dt_s = min(left, THERMAL_STEP_MAX_S)  # the discretised model's validity range
                 lock.temps_C = np.asarray(thermal.step(lock.temps_C, np.zeros(2), dt_s, lock.ambient_C, DEFAULT_THERMAL))
                 left -= dt_s
+            lock.settled = bool(np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3))
         self.now_s += duration_s
+
+    def _drain_rates(self, battery, cell_C) -> tuple[float, float]:
+        """drain.drain_rates_per_s, once per cell and temperature for the whole site (a site's
+        keys mostly share both, and the site simulation changes temperatures hourly)."""
+        known = self._drain_rates_by_cell.get((id(battery), cell_C))
+        if known is None or known[0] is not battery:
+            known = self._drain_rates_by_cell[id(battery), cell_C] = (battery, drain.drain_rates_per_s(battery, cell_C))
+        return known[1]
 
     def _cell_C(self, k):
         # The cell's model is valid over its rated range; colder or hotter is held at the limit.
@@ -263,10 +297,13 @@ class EmulatedSite:
         if part is None:  # the surroundings: every node settles to it
             state.ambient_C = float(celsius)
             state.temps_C = np.full(thermal.N_NODES, float(celsius))
+            state.settled = True
         elif part == "body":
             state.temps_C[[thermal.BODY, thermal.SURFACE]] = float(celsius)  # the flame spot is the body's steel
+            state.settled = False
         else:
             state.temps_C[thermal.ELECTRONICS] = float(celsius)
+            state.settled = False
 
     def skew_clock(self, key, seconds):
         """Fault injection: the key's real-time clock runs `seconds` off (negative: behind)."""
@@ -303,7 +340,7 @@ class EmulatedSite:
         self._sync(key)
         self.devices.boot(lock)  # the lock is passive: every insertion powers it up afresh
         self._sync(lock)
-        path = power.Insertion(k.battery, k.soc, self._cell_C(k))
+        path = self.physics.start(k.battery, k.soc, self._cell_C(k), hold_s=hold_s)
         ended = path.charge()  # None: the lock booted; "lock_reset": it never did
         wire = 0
         lock_alive = ended is None
@@ -326,7 +363,7 @@ class EmulatedSite:
                     decision = path.copy()
                     ended = _decide(decision)
                     pulled = hold_s is not None and decision.elapsed_s > hold_s
-                    if pulled or (ended is not None and decision.phase[()] != "motor"):
+                    if pulled or (ended is not None and decision.phase != "motor"):
                         lock_alive = False  # it lost power before it could decide
                         path = decision if not pulled else path
                     self.devices.set(lock, cut_at_motor=ended is not None)
@@ -338,7 +375,7 @@ class EmulatedSite:
                         lock_alive = False
                     if decision is not None and (not lock_alive or self._motor_pulses(lock) > motors_before):
                         path = decision  # the motor ran (to its end, or to the brown-out), then the audit write
-                        ended = path.outcome[()]
+                        ended = path.outcome
                         flash_s = 0.0  # the trial charged the decision's flash work
                         if lock_alive:
                             flash_seen = self.devices.flash_work(lock)
@@ -371,7 +408,7 @@ class EmulatedSite:
             if got is None:
                 got = (Outcome.DENIED, Denial.KEY_REMOVED if pulled else Denial.LOW_BATTERY)
         charge_C, energy_J = float(path.charge_C), float(path.energy_J)
-        k.soc = float(drain.drain(k.soc, 0.0, k.battery, self._cell_C(k), openings=1, opening_charge_C=charge_C))
+        k.soc = max(k.soc - charge_C / drain.capacity_C(k.battery), 0.0)  # drain.drain's debit of one opening
         min_supply_V = float(path.min_supply_V)
         return Opening(
             Outcome(got[0]), Denial(got[1]), energy_J, min_supply_V if np.isfinite(min_supply_V) else 0.0, wire, float(path.elapsed_s)

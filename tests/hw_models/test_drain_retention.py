@@ -74,3 +74,12 @@ def test_rc_pair_step_matches_closed_form():
     for _ in range(40):
         v1 = bat.step_rc(v1, i, 0.1, r1, c1)
     assert v1 == pytest.approx(i * r1 * (1 - np.exp(-4.0 / (r1 * c1))), rel=1e-12)
+
+
+@pytest.mark.parametrize("temperature_C", [-30.0, 0.0, 23.0, 55.0])
+def test_the_drain_rates_are_drain_over_one_second(temperature_C):
+    """What the emulator's advance steps every key with: drain's own debit, out of a lock and in one."""
+    out_per_s, in_per_s = drain.drain_rates_per_s(CR2032, temperature_C)
+    assert out_per_s == pytest.approx(0.5 - float(drain.drain(0.5, 1.0, CR2032, temperature_C)), rel=1e-9)
+    assert in_per_s == pytest.approx(0.5 - float(drain.drain(0.5, 1.0, CR2032, temperature_C, in_lock_s=1.0)), rel=1e-9)
+    assert in_per_s > out_per_s > 0
