@@ -196,7 +196,7 @@ class Headlines:
     jobs_booked: int
     urgent_jobs: int
     worst_audit_lag: AuditRow | None
-    not_at_server: int  # attempts whose audit never reached the server
+    not_at_server: int  # attempts a lock recorded whose audit has not reached the server
     longest_lapse: Lapse | None
 
 
@@ -211,7 +211,7 @@ def headlines(run: Run, audit: dict[int, AuditRow] | None = None) -> Headlines:
         jobs_booked=len(jobs),
         urgent_jobs=sum(j.urgent for j in jobs),
         worst_audit_lag=worst_audit_lag(run),
-        not_at_server=len(run.attempts) - len(audit),
+        not_at_server=sum(1 for i, a in enumerate(run.attempts) if a.at_lock and i not in audit),
         longest_lapse=max(run.lapses, key=lambda lapse: lapse_s(run, lapse), default=None),
     )
 

@@ -49,6 +49,7 @@ def lost_keys(run: record.Run) -> list[dict]:
                     "result": la.attempt.result,
                     "reason": la.attempt.reason,
                     "after_arrival": la.after_arrival,
+                    "at_lock": la.attempt.at_lock,
                     "uploaded_at_s": None if la.audit is None else la.audit.uploaded_at_s,
                     "audit_lag_h": None if la.audit is None else _hours(findings.audit_lag_s(la.audit)),
                 }
@@ -166,7 +167,7 @@ def events(run: record.Run):
                 a.by,
                 round(a.soc, 4),
                 round(1000 * a.energy_J, 3),
-                f"blocklist {a.blocklist_version}",
+                f"blocklist {a.blocklist_version}" if a.at_lock else "refused by the key: the lock saw nothing",
             )
         )
     for v in run.validations:

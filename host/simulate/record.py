@@ -28,6 +28,9 @@ class Attempt:
     lock_C: float  # the lock's electronics
     blocklist_version: int  # the lock's blocklist version after the attempt
     by: str = "holder"  # "holder", "finder" (a lost key), "technician"
+    # False: the key refused on its own (no credential, or expired by its own clock) and sent
+    # the lock nothing, so no lock recorded it and no audit of it can ever reach the server.
+    at_lock: bool = True
 
 
 @dataclass(frozen=True)

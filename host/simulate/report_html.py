@@ -168,7 +168,9 @@ def _lost_keys(run: Run, exposures: list[tuple[Block, list[findings.LockExposure
                     if a.result == "granted"
                     else f'<span class="refused">refused: {esc(a.reason or "denied")}</span>'
                 )
-                if la.audit is None:
+                if not a.at_lock:
+                    server, lag = "never: the key refused without the lock", ""
+                elif la.audit is None:
                     server, lag = '<span class="missing">not yet at the server</span>', ""
                 else:
                     server, lag = when(run, la.audit.uploaded_at_s), findings.duration(la.audit.uploaded_at_s - a.time_s)

@@ -193,6 +193,7 @@ class SiteRun:
                 float(state.temps_C[thermal.ELECTRONICS]),
                 self._lock_version[lock],
                 by,
+                opening.wire_bytes > 0,
             )
         )
 

@@ -482,5 +482,8 @@ def test_the_simulated_lost_key_table_is_the_emulators_ground_truth(simulated):
         result, _then, at_server, _lag = listed[(r["lock"], f"{when} (finder)")]
         assert result == ("opened" if r["result"] == "granted" else f"refused: {r['reason']}")
         up = uploads.get((r["key"], r["lock"], r["time"][:16]))
-        assert at_server == ("not yet at the server" if up is None else minute(up))
+        if r["detail"].startswith("refused by the key"):
+            assert up is None and at_server == "never: the key refused without the lock"
+        else:
+            assert at_server == ("not yet at the server" if up is None else minute(up))
     assert sum(1 for group in table["groups"] for row in group if len(row) >= 5 and row[-5].endswith("(finder)")) == len(finder)

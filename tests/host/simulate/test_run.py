@@ -161,6 +161,9 @@ def test_a_forgetful_holder_lapses_and_the_others_do_not():
     assert {lap.key for lap in run.lapses} >= {"K1", "K2", "K4", "K5", "K6"}
     expired = [a for a in run.attempts if a.reason == "validity_expired"]
     assert expired and all(any(lap.key == a.key and lap.from_s <= a.time_s for lap in run.lapses) for a in expired)
+    # The key refuses by its own clock and never talks to the lock: no lock records it, so no
+    # audit of it can reach the server (the report says so rather than "not yet").
+    assert not any(a.at_lock for a in expired) and all(a.at_lock for a in run.attempts if a.result == "granted")
 
 
 # --- the outputs ---------------------------------------------------------------------------------
