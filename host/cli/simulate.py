@@ -64,7 +64,6 @@ def _load(args):
 
 
 def run(args) -> int:
-    from ..simulate import outputs
 
     if args.workers and args.scheduler:
         raise UsageError("give --workers (a local cluster) or --scheduler (a running one), not both")
@@ -83,13 +82,19 @@ def run(args) -> int:
     progress = None if args.quiet or args.json else site_run.Progress(spec, days)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-    result = site_run.simulate(spec, days=days, runtime=args.runtime, out=args.out, progress=progress)
+    _report(site_run.simulate(spec, days=days, runtime=args.runtime, out=args.out, progress=progress), args)
+    return 0
+
+
+def _report(result, args):
+    """A run's outputs into --out (if given), and its summary on stdout."""
+    from ..simulate import outputs
+
     data = outputs.write_all(result, args.out) if args.out is not None else outputs.summary(result)
     if args.json:
         print(json.dumps(data))
     else:
         _print_summary(data, args.out)
-    return 0
 
 
 def _check(spec, days, as_json) -> int:
@@ -146,7 +151,7 @@ def _print_summary(s: dict, out: Path | None):
 
 
 def _on_dask(args, spec, days) -> int:
-    from ..simulate import ensemble, outputs
+    from ..simulate import ensemble
 
     specs = []
     if not args.split:  # read before any cluster starts: a bad file changes nothing
@@ -159,12 +164,7 @@ def _on_dask(args, spec, days) -> int:
             parts = ensemble.components(spec)
             if not args.quiet and not args.json:
                 print(f"{spec.name}: {len(parts)} connected components on {workers} workers", file=sys.stderr)
-            result = ensemble.simulate_split(client, spec, days=days, runtime=args.runtime)
-            data = outputs.write_all(result, args.out) if args.out is not None else outputs.summary(result)
-            if args.json:
-                print(json.dumps(data))
-            else:
-                _print_summary(data, args.out)
+            _report(ensemble.simulate_split(client, spec, days=days, runtime=args.runtime), args)
             return 0
 
         def done(i, _run):

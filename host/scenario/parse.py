@@ -80,16 +80,19 @@ _FORM_TEXT = {
 
 def load(path) -> Scenario:
     """Read and parse a scenario file."""
+    return parse_text(read_text(path), str(path))
+
+
+def read_text(path, error=ScenarioError) -> str:
+    """A YAML file's text; `error(path, line, reason)` when it cannot be read or is not UTF-8."""
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
-        raise ScenarioError(path, 0, f"cannot read the file: {exc.strerror or exc}") from None
+        raise error(path, 0, f"cannot read the file: {exc.strerror or exc}") from None
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ScenarioError(path, line, "not UTF-8 text") from None
-    return parse_text(text, str(path))
+        raise error(path, data.count(b"\n", 0, exc.start) + 1, "not UTF-8 text") from None
 
 
 def parse_text(text: str, path: str = "<scenario>") -> Scenario:

@@ -17,7 +17,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 
 from ..scenario import values
 from ..scenario.model import DAY_NAMES, RUNTIMES, Climate, Key, Lock, Phone, ScenarioError, Site
-from ..scenario.parse import _compose, _line, _listing, _Parser, _suggest
+from ..scenario.parse import _compose, _line, _listing, _Parser, _suggest, read_text
 from .model import (
     DEFAULT_DAYS,
     DEFAULT_WINDOWS,
@@ -61,15 +61,7 @@ class SiteFileError(ScenarioError):
 
 def load(path) -> SiteFile:
     """Read and parse a site file."""
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise SiteFileError(path, 0, f"cannot read the file: {exc.strerror or exc}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise SiteFileError(path, data.count(b"\n", 0, exc.start) + 1, "not UTF-8 text") from None
-    return parse_text(text, str(path))
+    return parse_text(read_text(path, SiteFileError), str(path))
 
 
 def parse_text(text: str, path: str = "<site>") -> SiteFile:

@@ -17,6 +17,7 @@ def test_bench_lists_every_registered_benchmark(capsys):
         "powercut",
         "receive",
         "site_30_days",
+        "site_openings",
     ]
 
 
@@ -25,7 +26,7 @@ def test_an_unknown_benchmark_is_bad_input_that_names_the_real_ones(capsys):
     err = capsys.readouterr().err
     assert (
         err
-        == "keylock: no benchmark 'handshak'; there are: credential_signature, energy, fleet, fuzz_apps, handshake, memory, opening, powercut, receive, site_30_days\n"
+        == "keylock: no benchmark 'handshak'; there are: credential_signature, energy, fleet, fuzz_apps, handshake, memory, opening, powercut, receive, site_30_days, site_openings\n"
     )
 
 
