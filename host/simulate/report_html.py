@@ -49,6 +49,7 @@ def write_report(run: Run, out_dir: Path) -> Path:
         _weekly(run),
         _lost_keys(run, exposures),
         _crossings(run, crossings),
+        _left_and_warmed(run),
         "<h2>Figures</h2>",
         *_figures(run, fig_dir, heads, crossings, exposures),
     ]
@@ -204,6 +205,45 @@ def _crossings(run: Run, crossings: dict[str, float | None]) -> str:
         + "".join(rows)
         + "</tbody></table>"
     )
+
+
+def _left_and_warmed(run: Run) -> str:
+    """Keys left in a lock (the key powers the lock's idle current all that time) and padlocks
+    warmed in the cold, each with what the key's next attempt there did."""
+    if not run.left_in_lock and not run.warmed:
+        return ""
+    out = ["<h2>Keys left in locks, padlocks warmed</h2>"]
+    if run.left_in_lock:
+        rows = []
+        for since, to, key, lock in sorted(run.left_in_lock):
+            soc = [s.soc for s in run.key_samples if s.key == key]
+            before = [s.soc for s in run.key_samples if s.key == key and s.time_s <= since]
+            after = [s.soc for s in run.key_samples if s.key == key and s.time_s >= to]
+            drop = f"{(before[-1] - after[0]) * 100:.1f} points" if before and after else "?"
+            rows.append(
+                f"<tr><td>{esc(key)}</td><td>{esc(lock)}</td><td>{when(run, since)}</td><td>{when(run, to)}</td>"
+                f"<td>{findings.duration(to - since)}</td><td>{drop if soc else '?'}</td></tr>"
+            )
+        out.append(
+            '<table class="left-in-lock"><thead><tr><th>key</th><th>lock</th><th>left</th><th>taken out</th><th>for</th>'
+            "<th>charge lost, noon to noon</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        )
+    if run.warmed:
+        rows = []
+        for time_s, lock, body_C in sorted(run.warmed):
+            nxt = next((a for a in run.attempts if a.lock == lock and a.time_s >= time_s), None)
+            then = (
+                "no attempt"
+                if nxt is None
+                else f"{esc(nxt.key)} at {when(run, nxt.time_s)}: "
+                + ("opened" if nxt.result == "granted" else f"refused: {esc(nxt.reason or 'denied')}")
+            )
+            rows.append(f"<tr><td>{esc(lock)}</td><td>{when(run, time_s)}</td><td>{body_C:g} &deg;C</td><td>{then}</td></tr>")
+        out.append(
+            '<table class="warmed"><thead><tr><th>padlock</th><th>warmed</th><th>body to</th><th>the next attempt</th></tr>'
+            "</thead><tbody>" + "".join(rows) + "</tbody></table>"
+        )
+    return "\n".join(out)
 
 
 def png_size(path: Path) -> tuple[int, int]:

@@ -487,3 +487,15 @@ def test_the_simulated_lost_key_table_is_the_emulators_ground_truth(simulated):
         else:
             assert at_server == ("not yet at the server" if up is None else minute(up))
     assert sum(1 for group in table["groups"] for row in group if len(row) >= 5 and row[-5].endswith("(finder)")) == len(finder)
+
+
+@pytest.mark.end_to_end
+def test_the_simulated_report_lists_keys_left_in_locks_and_warmed_padlocks(simulated):
+    """The example leaves T2 in L3 on day 2 at 16:30 for 14 h and warms L1 on day 9 at 07:10."""
+    page = Page((simulated / "index.html").read_text())
+    (left,) = [t for t in page.tables if t["class"] == "left-in-lock"]
+    ((row,),) = left["groups"]
+    assert row[:5] == ["T2", "L3", "2027-01-06 16:30", "2027-01-07 06:30", findings.duration(14 * 3600)]
+    (warmed,) = [t for t in page.tables if t["class"] == "warmed"]
+    ((row,),) = warmed["groups"]
+    assert row[:3] == ["L1", "2027-01-13 07:10", "55 °C"] and row[3].startswith("K1 at 2027-01-13 07:11: ")
