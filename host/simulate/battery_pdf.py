@@ -91,11 +91,16 @@ def unit_table(units: Sequence[Unit], low_soc: float) -> Table:
             Cell(unit.key),
             Cell(unit.holder),
             Cell(percent(unit.soc)),
-            Cell("flat", FLAT_COLOR, bold=True) if unit.flat else Cell("low"),
+            Cell("flat", FLAT_COLOR, bold=True)
+            if unit.flat
+            else Cell(f"fails {unit.fails_on:%a %m-%d}" if unit.fails_on is not None else "low"),
         )
         for unit in sorted(units, key=unit_order)
     )
-    return Table(f"Units at or below {percent(low_soc)}", UNIT_COLUMNS, rows, f"No unit at or below {percent(low_soc)}")
+    title = f"Units at or below {percent(low_soc)}"
+    if any(unit.fails_on is not None for unit in units):
+        title += ", and units predicted to fail in the cold ahead"
+    return Table(title, UNIT_COLUMNS, rows, f"No unit at or below {percent(low_soc)}")
 
 
 def job_table(jobs: Sequence[Job], holders: dict[str, str]) -> Table:

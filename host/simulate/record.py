@@ -109,6 +109,9 @@ class Unit:
     holder: str
     soc: float
     flat: bool  # its openings already fail (below the charge an opening needs on the day)
+    # Listed although above the low charge: the server predicts its openings to fail on this
+    # local date (AccessServer.battery_at_risk: the cold ahead). None: at or below the low charge.
+    fails_on: date | None = None
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,10 @@ def _weekly(run: Run) -> str:
     rows = []
     for w in run.weekly:
         units = "<br>".join(
-            f"{esc(u.key)} ({esc(u.holder)}): {u.soc * 100:.0f} %" + (' <span class="never">flat</span>' if u.flat else "") for u in w.units
+            f"{esc(u.key)} ({esc(u.holder)}): {u.soc * 100:.0f} %"
+            + (' <span class="never">flat</span>' if u.flat else "")
+            + (f" (fails {u.fails_on:%Y-%m-%d})" if u.fails_on is not None else "")
+            for u in w.units
         )
         jobs = "<br>".join(
             f"{esc(j.key)}: "
@@ -125,8 +128,8 @@ def _weekly(run: Run) -> str:
             f'<td><a href="{esc(pdf)}">{esc(pdf)}</a></td></tr>'
         )
     return (
-        f"<h2>Weekly battery reports</h2>\n<p>Every Monday: the keys at or below {run.low_soc * 100:g} % and the battery-change "
-        "jobs booked for them (local times).</p>\n<table><thead><tr><th>Monday</th><th>keys at or below the threshold</th>"
+        f"<h2>Weekly battery reports</h2>\n<p>Every Monday: the keys at or below {run.low_soc * 100:g} %, the keys above it the "
+        "server predicts to fail in the cold ahead (with the date), and the battery-change jobs booked for them (local times).</p>\n<table><thead><tr><th>Monday</th><th>keys at or below the threshold</th>"
         "<th>jobs booked</th><th>report</th></tr></thead>\n<tbody>" + "\n".join(rows) + "</tbody></table>"
     )
 

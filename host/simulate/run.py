@@ -288,7 +288,7 @@ class SiteRun:
         levels = {key: soc for key, soc, _t in server.battery_levels()}
         for risk in server.battery_at_risk(horizon_days=AHEAD_DAYS):
             if risk.key in own:
-                units.append(record.Unit(risk.key, self.run.keys[risk.key], levels[risk.key], False))
+                units.append(record.Unit(risk.key, self.run.keys[risk.key], levels[risk.key], False, risk.fails_on))
                 needed_by[risk.key] = self.cal.local(self.cal.at_s(first_day + (risk.fails_on - today).days, 6 * 60))
         return units, needed_by
 

@@ -113,3 +113,11 @@ def test_the_same_report_writes_the_same_bytes(tmp_path):
     a = write_weekly_pdf(report(units, jobs), tmp_path / "a.pdf", "Depot", "UTC")
     b = write_weekly_pdf(report(units, jobs), tmp_path / "b.pdf", "Depot", "UTC")
     assert a.read_bytes() == b.read_bytes()
+
+
+def test_a_unit_predicted_to_fail_says_when(tmp_path):
+    units = (Unit("K1", "Anna Berg", 0.12, True), Unit("K9", "Bo Ek", 0.22, False, date(2026, 12, 9)))
+    path = write_weekly_pdf(report(units, ()), tmp_path / "r.pdf", "depot", "UTC")
+    text = "\n".join(pages_text(path))
+    assert "Units at or below 15 %, and units predicted to fail in the cold ahead" in text
+    assert "K9 Bo Ek 22 % fails Wed 12-09" in text and "K1 Anna Berg 12 % flat" in text

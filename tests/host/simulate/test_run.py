@@ -201,6 +201,7 @@ def test_weekly_reports_book_jobs_and_the_technician_changes_the_cells():
     assert first.monday == date(2026, 12, 7)
     units = {u.key: u for u in first.units}
     assert units["K1"].flat and not units["K2"].flat
+    assert units["K1"].fails_on is None and units["K2"].fails_on == date(2026, 12, 9)  # the cold snap's first morning
     jobs = {j.key: j for j in first.jobs}
     assert jobs["K1"].urgent and jobs["K1"].why == "flat"
     assert not jobs["K2"].urgent and jobs["K2"].start == datetime(2026, 12, 8, 13, 0)
