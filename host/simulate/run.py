@@ -393,13 +393,16 @@ def _wait(results):
 
 
 class Progress:
-    """A one-line progress bar on stderr (days done, openings, openings per second)."""
+    """Progress on stderr: a one-line bar redrawn each simulated day on a terminal; elsewhere (a
+    CI log, a pipe) one line per tenth of the run, so a log is not one line of carriage returns."""
 
     def __init__(self, spec: SiteFile, days: int, stream=None):
         self.start_s = Calendar(spec).at_s(0, 0)
         self.days = days
         self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.t0 = time.perf_counter()
+        self._printed_tenth = -1
 
     def __call__(self, at_s: float, openings: int = 0):
         done = min(self.days, (at_s - self.start_s) / DAY_S)
@@ -407,10 +410,15 @@ class Progress:
         filled = int(width * done / self.days) if self.days else width
         elapsed = time.perf_counter() - self.t0
         rate = f", {openings / elapsed:.0f} openings/s" if openings and elapsed > 0 else ""
-        line = f"\r[{'#' * filled}{'.' * (width - filled)}] day {done:.0f}/{self.days}: {openings} openings, {elapsed:.0f} s{rate}"
-        self.stream.write(line)
-        if done >= self.days:
-            self.stream.write("\n")
+        text = f"[{'#' * filled}{'.' * (width - filled)}] day {done:.0f}/{self.days}: {openings} openings, {elapsed:.0f} s{rate}"
+        if self.tty:
+            self.stream.write("\r" + text + ("\n" if done >= self.days else ""))
+        else:
+            tenth = int(10 * done / self.days) if self.days else 10
+            if tenth == self._printed_tenth:
+                return
+            self._printed_tenth = tenth
+            self.stream.write(text + "\n")
         self.stream.flush()
 
 

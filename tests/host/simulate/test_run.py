@@ -210,3 +210,22 @@ def test_weekly_reports_book_jobs_and_the_technician_changes_the_cells():
     assert not {"K1", "K2"} & {u.key for u in run.weekly[1].units}
     after = [a for a in run.attempts if a.key == "K1" and a.time_s > done["K1"].time_s]
     assert after and all(a.result == "granted" for a in after)
+
+
+def test_progress_is_a_bar_on_a_terminal_and_a_line_a_tenth_in_a_log():
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    spec = small_site(days=20)
+    start = plan.Calendar(spec).at_s(0, 0)
+    log, tty = io.StringIO(), Terminal()
+    for stream in (log, tty):
+        progress = site_run.Progress(spec, 20, stream)
+        for day in range(1, 21):
+            progress(start + day * plan.DAY_S, 10 * day)
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 11 and "\r" not in log.getvalue()  # the first day, then each tenth to the end and lines[-1].startswith("[" + "#" * 30 + "] day 20/20: 200 openings")
+    assert tty.getvalue().count("\r") == 20 and tty.getvalue().endswith("\n") and tty.getvalue().count("\n") == 1
