@@ -227,5 +227,6 @@ def test_progress_is_a_bar_on_a_terminal_and_a_line_a_tenth_in_a_log():
         for day in range(1, 21):
             progress(start + day * plan.DAY_S, 10 * day)
     lines = log.getvalue().splitlines()
-    assert len(lines) == 11 and "\r" not in log.getvalue()  # the first day, then each tenth to the end and lines[-1].startswith("[" + "#" * 30 + "] day 20/20: 200 openings")
+    # the first day, then each tenth to the end
+    assert len(lines) == 11 and "\r" not in log.getvalue() and lines[-1].startswith("[" + "#" * 30 + "] day 20/20: 200 openings")
     assert tty.getvalue().count("\r") == 20 and tty.getvalue().endswith("\n") and tty.getvalue().count("\n") == 1
