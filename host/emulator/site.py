@@ -258,13 +258,7 @@ class EmulatedSite:
     def advance(self, duration_s: float):
         if duration_s <= 0:
             return
-        # Every term of the drain is a constant current at a given temperature, in a lock or out:
-        # each key keeps its two rates until its temperature (or its cell) changes.
-        for k in self.keys.values():
-            if not k.drain_for or k.drain_for[0] is not k.battery or k.drain_for[1] != k.temperature_C:
-                k.drain_for = (k.battery, k.temperature_C)
-                k.drain_out_per_s, k.drain_in_per_s = self._drain_rates(k.battery, self._cell_C(k))
-            k.soc = max(k.soc - (k.drain_out_per_s if k.in_lock is None else k.drain_in_per_s) * duration_s, 0.0)
+        self._drain_keys(duration_s)
         for lock in self.locks.values():
             if lock.settled:
                 continue
@@ -275,6 +269,19 @@ class EmulatedSite:
                 left -= dt_s
             lock.settled = bool(np.allclose(lock.temps_C, lock.ambient_C, atol=1e-3))
         self.now_s += duration_s
+
+    def _drain_keys(self, duration_s: float, busy: str | None = None):
+        """Every key's idle drain over `duration_s`, but the `busy` one's (in a transaction,
+        its cell's charge is the power path's). Every term of the drain is a constant current at
+        a given temperature, in a lock or out: each key keeps its two rates until its
+        temperature (or its cell) changes."""
+        for k in self.keys.values():
+            if k.name == busy:
+                continue
+            if not k.drain_for or k.drain_for[0] is not k.battery or k.drain_for[1] != k.temperature_C:
+                k.drain_for = (k.battery, k.temperature_C)
+                k.drain_out_per_s, k.drain_in_per_s = self._drain_rates(k.battery, self._cell_C(k))
+            k.soc = max(k.soc - (k.drain_out_per_s if k.in_lock is None else k.drain_in_per_s) * duration_s, 0.0)
 
     def _drain_rates(self, battery, cell_C) -> tuple[float, float]:
         """drain.drain_rates_per_s, once per cell and temperature for the whole site (a site's
@@ -337,6 +344,7 @@ class EmulatedSite:
         brown-out) restarts the key and loses the transaction: `key_reset`."""
         k = self.keys[key]
         k.in_lock = lock
+        began_s = self.now_s
         self._sync(key)
         self.devices.boot(lock)  # the lock is passive: every insertion powers it up afresh
         self._sync(lock)
@@ -409,6 +417,9 @@ class EmulatedSite:
                 got = (Outcome.DENIED, Denial.KEY_REMOVED if pulled else Denial.LOW_BATTERY)
         charge_C, energy_J = float(path.charge_C), float(path.energy_J)
         k.soc = max(k.soc - charge_C / drain.capacity_C(k.battery), 0.0)  # drain.drain's debit of one opening
+        # The clock moved by the frames' time: the other keys idled through it too (the same
+        # drain whether a site runs whole or in parts).
+        self._drain_keys(self.now_s - began_s, busy=key)
         min_supply_V = float(path.min_supply_V)
         return Opening(
             Outcome(got[0]), Denial(got[1]), energy_J, min_supply_V if np.isfinite(min_supply_V) else 0.0, wire, float(path.elapsed_s)

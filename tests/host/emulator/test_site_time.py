@@ -40,3 +40,24 @@ def test_a_heated_part_relaxes_and_then_the_lock_is_settled(site):
     site.advance(7 * 86400.0)
     assert site.locks["L1"].settled
     assert site.locks["L1"].temps_C == pytest.approx([20.0] * thermal.N_NODES, abs=2e-3)  # np.allclose: atol + rtol * 20
+
+
+def test_the_other_keys_idle_through_a_transaction():
+    """An opening moves the clock by its frames' time; every other key drains through it as it
+    would through an advance of the same length (the opening key's charge is the power path's)."""
+    site = EmulatedSite("cpython")
+    try:
+        site.add_lock("L1", group="g")
+        for name in ("K1", "K2"):
+            site.add_key(name, soc=0.8)
+        site.server.grant("K1", groups=["g"])
+        site.validate("K1")
+        before_s, soc_before = site.now_s, site.keys["K2"].soc
+        site.insert("K1", "L1")
+        took_s = site.now_s - before_s
+        assert took_s > 0.05
+        rate = site.keys["K2"].drain_out_per_s
+        assert site.keys["K2"].soc == pytest.approx(soc_before - rate * took_s, rel=0, abs=1e-15)
+        assert site.keys["K2"].soc < soc_before
+    finally:
+        site.close()
