@@ -54,6 +54,8 @@ class SiteRun:
         self.own_locks = [lock for lock in all_locks if locks is None or lock in set(locks)]
         self.site = EmulatedSite(runtime or spec.runtime, start_s=int(self.start_s), timezone=spec.timezone, folder=folder)
         self.climate = {name: spec.climates.get(name, CONSTANT_20_C) for name in {"outdoor", *spec.climates}}
+        # each key's and lock's climate by name (read at every hourly tick)
+        self._climate_of = {k.key.id: k.climate for k in spec.keys} | {lock.lock.id: lock.climate for lock in spec.locks}
         self.run = record.Run(
             spec.name, spec.seed, self.start_s, self.days, spec.timezone, runtime or spec.runtime, low_soc=spec.service.low_soc
         )
@@ -142,10 +144,11 @@ class SiteRun:
     def _on_tick(self, a: Action):
         day = int((a.time_s - self.start_s) // DAY_S)
         hour = a.n
+        air_C = {name: temperature_C(climate, self.cal, day, hour) for name, climate in self.climate.items()}  # once per climate
         for name in self.own_keys:
-            self.site.set_temperature(temperature_C(self.climate[self.spec.key(name).climate], self.cal, day, hour), key=name)
+            self.site.set_temperature(air_C[self._climate_of[name]], key=name)
         for name in self.own_locks:
-            celsius = temperature_C(self.climate[self.spec.lock(name).climate], self.cal, day, hour)
+            celsius = air_C[self._climate_of[name]]
             state = self.site.locks[name]
             if max(abs(t - state.ambient_C) for t in state.temps_C) < 0.5:
                 self.site.set_temperature(celsius, lock=name)  # settled: it follows the air
@@ -271,21 +274,23 @@ class SiteRun:
         first_day = int((self.site.now_s - self.start_s) // DAY_S)
         own = set(self.own_keys)
         units, needed_by = [], {}
-        for key, soc, _read_s in server.battery_levels():
+        levels = {key: soc for key, soc, _read_s in server.battery_levels()}
+        for key, soc in levels.items():
             if key not in own or soc > spec.service.low_soc:
                 continue
-            entry = spec.key(key)
-            climate = self.climate[entry.climate]
-            fails = [
-                d
-                for d in range(AHEAD_DAYS + 1)
-                if soc * 1000 < warning.failing_permille(entry.key.battery, climate.daily_min_C(today + timedelta(days=d)))
-            ]
-            flat = bool(fails) and fails[0] == 0
-            if fails and not flat:
-                needed_by[key] = self.cal.local(self.cal.at_s(first_day + fails[0], 6 * 60))
+            battery, climate = spec.key(key).key.battery, self.climate[self._climate_of[key]]
+            fails = next(
+                (
+                    d
+                    for d in range(AHEAD_DAYS + 1)
+                    if soc * 1000 < warning.failing_permille(battery, climate.daily_min_C(today + timedelta(days=d)))
+                ),
+                None,
+            )
+            flat = fails == 0
+            if fails is not None and not flat:
+                needed_by[key] = self.cal.local(self.cal.at_s(first_day + fails, 6 * 60))
             units.append(record.Unit(key, self.run.keys[key], soc, flat))
-        levels = {key: soc for key, soc, _t in server.battery_levels()}
         for risk in server.battery_at_risk(horizon_days=AHEAD_DAYS):
             if risk.key in own:
                 units.append(record.Unit(risk.key, self.run.keys[risk.key], levels[risk.key], False, risk.fails_on))
