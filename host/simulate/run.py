@@ -24,7 +24,7 @@ from ..server import warning
 from ..server.climate import Climate
 from . import booking, record
 from .model import SiteFile
-from .plan import DAY_S, HOUR_S, LOCK_SAMPLE_EVERY_H, RANKS, Action, Calendar, Planner, temperature_C
+from .plan import DAY_S, LOCK_SAMPLE_EVERY_H, RANKS, Action, Calendar, Planner, temperature_C
 
 CONSTANT_20_C = Climate((20.0,) * 12)
 AHEAD_DAYS = 14  # how far a unit's predicted failure is looked for, to book it in time
@@ -325,7 +325,7 @@ class SiteRun:
                         e.key,
                         e.lock or "",
                         Outcome(e.outcome).name.lower(),
-                        None if e.outcome == Outcome.GRANTED else _reason_name(e.reason),
+                        None if e.outcome == Outcome.GRANTED else Denial(e.reason).name.lower(),
                     )
                 )
         for left_key, (since, lock) in self._left_at.items():
@@ -336,10 +336,6 @@ class SiteRun:
             shutil.copyfile(self.site.folder / "site.db", db_path)
         self.close()
         return run
-
-
-def _reason_name(code) -> str:
-    return Denial(code).name.lower()
 
 
 def lapses(validations, keys, start_s, end_s) -> list[record.Lapse]:
@@ -446,4 +442,4 @@ def simulate(spec: SiteFile, days: int | None = None, runtime: str | None = None
     return run
 
 
-__all__ = ["HOUR_S", "SiteRun", "drive", "lapses", "report_times", "simulate"]
+__all__ = ["SiteRun", "drive", "lapses", "report_times", "simulate"]
